@@ -1,0 +1,151 @@
+import { parseTopicsFlag, type TopicSelection } from '../pipeline/source/topics.js';
+import { parseDuration } from '../util/duration.js';
+import { ConfigError } from './errors.js';
+
+/** The options of `run` as the CLI hands them over (all optional strings/booleans). */
+export interface RunFlags {
+  brokers?: string;
+  group?: string;
+  topics?: string;
+  topicPrefix?: string;
+  redis?: string;
+  mappings?: string;
+  secondDeleteDelay?: string;
+  fromBeginning?: boolean;
+  logLevel?: string;
+  concurrency?: string;
+  commitInterval?: string;
+  shutdownGrace?: string;
+  sessionTimeout?: string;
+  heartbeatInterval?: string;
+  rebalanceTimeout?: string;
+  redisTimeout?: string;
+}
+
+export interface RunConfig {
+  readonly brokers: readonly string[];
+  readonly group: string;
+  /** Undefined with a topic prefix until the mappings name the tables. */
+  readonly topics: TopicSelection;
+  readonly redisUrl: string;
+  readonly mappingsDir: string;
+  readonly secondDeleteDelayMs: number;
+  readonly fromBeginning: boolean;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly concurrency: number;
+  readonly commitIntervalMs: number;
+  readonly shutdownGraceMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly redisTimeoutMs: number;
+}
+
+/** Flag, environment variable and default of every `run` setting: the README's table comes from here. */
+export const RUN_SETTINGS = [
+  ['--brokers', 'KAFKA_BROKERS', 'localhost:9092', 'Kafka bootstrap servers, comma-separated'],
+  ['--group', 'KAFKA_GROUP_ID', 'cdc-invalidator', 'consumer group id'],
+  ['--topics', 'KAFKA_TOPICS', '', 'topics: a comma-separated list or /regex/'],
+  ['--topic-prefix', 'TOPIC_PREFIX', '', "Debezium topic.prefix: subscribes to <prefix>.<schema>.<table> of every mapped table"],
+  ['--redis', 'REDIS_URL', 'redis://localhost:6379', 'Redis URL (redis:// or rediss://)'],
+  ['--mappings', 'MAPPINGS_DIR', './mappings', 'directory of mapping files'],
+  ['--second-delete-delay', 'SECOND_DELETE_DELAY', '1000ms', 'delay of the second delete (ms or 1500ms, 2s); 0 turns it off'],
+  ['--from-beginning', 'FROM_BEGINNING', 'false', 'where the group has no committed offset, start at the earliest (else the latest)'],
+  ['--log-level', 'LOG_LEVEL', 'info', 'fatal, error, warn, info, debug, trace, silent'],
+  ['--concurrency', 'CONCURRENCY', '4', 'partitions processed concurrently'],
+  ['--commit-interval', 'COMMIT_INTERVAL', '200ms', 'least time between two offset commits'],
+  ['--shutdown-grace', 'SHUTDOWN_GRACE', '10s', 'time to drain on SIGTERM before pending work is abandoned (uncommitted)'],
+  ['--session-timeout', 'KAFKA_SESSION_TIMEOUT', '30s', 'consumer group session timeout'],
+  ['--heartbeat-interval', 'KAFKA_HEARTBEAT_INTERVAL', '3s', 'consumer group heartbeat interval'],
+  ['--rebalance-timeout', 'KAFKA_REBALANCE_TIMEOUT', '60s', 'consumer group rebalance timeout'],
+  ['--redis-timeout', 'REDIS_COMMAND_TIMEOUT', '5s', 'a Redis call not answered in this time fails and is retried'],
+] as const;
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function pick(flag: string | undefined, env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const fromEnv = env[name];
+  return flag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : fallback);
+}
+
+function duration(value: string, flag: string): number {
+  try {
+    return parseDuration(value, flag);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag}: expected a positive integer, got "${value}"`);
+  return n;
+}
+
+function bool(value: string, flag: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off|)$/i.test(value)) return false;
+  throw new ConfigError(`${flag}: expected true or false, got "${value}"`);
+}
+
+/** Resolves flags over env over defaults, validates, and freezes. Throws ConfigError. */
+export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunConfig {
+  const get = (flag: string | undefined, i: number): string => {
+    const row = RUN_SETTINGS[i]!;
+    return pick(flag, env, row[1], row[2]);
+  };
+  const brokers = get(flags.brokers, 0).split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) throw new ConfigError('--brokers: no broker given');
+
+  const topicsRaw = get(flags.topics, 2);
+  const prefix = get(flags.topicPrefix, 3);
+  if (topicsRaw && prefix) throw new ConfigError('give either --topics or --topic-prefix, not both');
+  if (!topicsRaw && !prefix) throw new ConfigError('no topics: give --topics (list or /regex/) or --topic-prefix');
+  let topics: TopicSelection;
+  try {
+    topics = topicsRaw ? parseTopicsFlag(topicsRaw) : { kind: 'prefix', prefix };
+  } catch (e) {
+    throw new ConfigError(`--topics: ${(e as Error).message}`);
+  }
+
+  const redisUrl = get(flags.redis, 4);
+  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('--redis: expected a redis:// or rediss:// URL');
+
+  const logLevel = get(flags.logLevel, 8);
+  if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
+
+  const sessionTimeoutMs = duration(get(flags.sessionTimeout, 12), '--session-timeout');
+  const heartbeatIntervalMs = duration(get(flags.heartbeatInterval, 13), '--heartbeat-interval');
+  if (heartbeatIntervalMs >= sessionTimeoutMs) throw new ConfigError('--heartbeat-interval must be shorter than --session-timeout');
+
+  return Object.freeze({
+    brokers: Object.freeze(brokers),
+    group: get(flags.group, 1),
+    topics,
+    redisUrl,
+    mappingsDir: get(flags.mappings, 5),
+    secondDeleteDelayMs: duration(get(flags.secondDeleteDelay, 6), '--second-delete-delay'),
+    fromBeginning: flags.fromBeginning ?? bool(env['FROM_BEGINNING'] ?? 'false', 'FROM_BEGINNING'),
+    logLevel: logLevel as RunConfig['logLevel'],
+    concurrency: positiveInt(get(flags.concurrency, 9), '--concurrency'),
+    commitIntervalMs: duration(get(flags.commitInterval, 10), '--commit-interval'),
+    shutdownGraceMs: duration(get(flags.shutdownGrace, 11), '--shutdown-grace'),
+    sessionTimeoutMs,
+    heartbeatIntervalMs,
+    rebalanceTimeoutMs: duration(get(flags.rebalanceTimeout, 14), '--rebalance-timeout'),
+    redisTimeoutMs: duration(get(flags.redisTimeout, 15), '--redis-timeout'),
+  });
+}
+
+/** The config for logs: the Redis URL without its password. */
+export function describeConfig(c: RunConfig): Record<string, unknown> {
+  let redis = c.redisUrl;
+  try {
+    const u = new URL(c.redisUrl);
+    if (u.password) u.password = '***';
+    redis = u.toString();
+  } catch {
+    redis = '[unparseable]';
+  }
+  return { ...c, topics: c.topics.kind === 'regex' ? String(c.topics.pattern) : c.topics, redisUrl: redis };
+}

@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { Stats } from '../../telemetry/stats.js';
+import type { Source } from '../source/source.js';
+import type { OffsetTracker } from './offset-tracker.js';
+
+/**
+ * Commits what the tracker says is safe, at most once per interval, one commit at a time.
+ * A failed commit is only logged: the offsets stay committable and go with the next one.
+ */
+export class Committer {
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #lastAt = 0;
+  #closed = false;
+
+  constructor(
+    private readonly source: Source,
+    private readonly tracker: OffsetTracker,
+    private readonly intervalMs: number,
+    private readonly logger: Logger,
+    private readonly stats: Stats,
+  ) {}
+
+  /** Asks for a commit soon (coalesced). */
+  kick(): void {
+    if (this.#closed || this.#timer) return;
+    const wait = Math.max(0, this.#lastAt + this.intervalMs - Date.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, wait);
+  }
+
+  /** Commits now what is committable; waits for a commit already under way first. */
+  async flush(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      await this.#running;
+      if (!this.#again) return;
+    }
+    this.#again = false;
+    this.#running = this.#commit().finally(() => (this.#running = undefined));
+    await this.#running;
+  }
+
+  async #commit(): Promise<void> {
+    this.#lastAt = Date.now();
+    const offsets = this.tracker.committable();
+    if (offsets.length === 0) return;
+    try {
+      await this.source.commit(offsets);
+      this.tracker.markCommitted(offsets);
+      this.stats.inc('commits');
+      this.logger.debug({ offsets }, 'offsets committed');
+    } catch (e) {
+      this.logger.warn({ err: { message: (e as Error).message }, partitions: offsets.length }, 'offset commit failed; will retry');
+      if (!this.#closed) setTimeout(() => this.kick(), this.intervalMs).unref();
+    }
+  }
+
+  /** Stops timers; a final flush() may still be called. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,136 @@
+import { parseJsonExact } from '../../util/json.js';
+import type { ChangeEvent, ChangeOp, Decoded, RowImage, SourceRecord } from '../types.js';
+import { DecodeError } from './errors.js';
+
+const OPS: ReadonlySet<string> = new Set<ChangeOp>(['c', 'u', 'd', 'r', 't']);
+const HEARTBEAT_TOPIC = '__debezium-heartbeat';
+const HEARTBEAT_SCHEMA = 'io.debezium.connector.common.Heartbeat';
+const TRANSACTION_SCHEMA = 'io.debezium.connector.common.TransactionMetadataValue';
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The JSON converter wraps a value as {schema, payload} when schemas.enable=true. */
+function unwrapSchema(doc: unknown): { payload: unknown; schemaName: string | undefined } {
+  if (isObject(doc) && 'payload' in doc && 'schema' in doc && Object.keys(doc).length === 2) {
+    const schema = doc['schema'];
+    const name = isObject(schema) && typeof schema['name'] === 'string' ? schema['name'] : undefined;
+    return { payload: doc['payload'], schemaName: name };
+  }
+  return { payload: doc, schemaName: undefined };
+}
+
+function parse(buf: Buffer, what: string): unknown {
+  try {
+    return parseJsonExact(buf.toString('utf8'));
+  } catch (e) {
+    throw new DecodeError('invalid_json', `${what} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** `prefix.schema.table` → `schema.table` (Debezium's topic naming). */
+export function tableFromTopic(topic: string): string | undefined {
+  const parts = topic.split('.');
+  if (parts.length < 3) return undefined;
+  return `${parts[parts.length - 2]}.${parts[parts.length - 1]}`;
+}
+
+function rowImage(v: unknown, field: string): RowImage | null {
+  if (v === null || v === undefined) return null;
+  if (!isObject(v)) throw new DecodeError('invalid_row_image', `"${field}" must be an object or null`);
+  return v;
+}
+
+/** The column names of a record key (`{"id":1}` or its with-schema form); null when unknown. */
+function keyColumnsOf(key: Buffer | null): string[] | null {
+  if (key === null || key.length === 0) return null;
+  let doc: unknown;
+  try {
+    doc = parseJsonExact(key.toString('utf8'));
+  } catch {
+    return null; // a non-JSON key (another converter) just means we cannot tell the key columns
+  }
+  const { payload } = unwrapSchema(doc);
+  return isObject(payload) ? Object.keys(payload) : null;
+}
+
+/** Values Debezium puts in non-key NOT NULL columns of a REPLICA IDENTITY DEFAULT delete. */
+function isPlaceholderValue(v: unknown): boolean {
+  return v === null || v === '' || v === 0 || v === false || v === 0n;
+}
+
+/**
+ * A `before` image is key-only when the table's replica identity is DEFAULT: the key columns are
+ * real and every other column is null or an empty value. A genuine row whose non-key columns are
+ * all empty is indistinguishable, and treating it as key-only loses nothing but an empty key.
+ */
+function isKeyOnlyImage(image: RowImage | null, keyColumns: readonly string[] | null): boolean {
+  if (image === null || keyColumns === null || keyColumns.length === 0) return false;
+  const keys = new Set(keyColumns);
+  let nonKey = 0;
+  for (const [column, value] of Object.entries(image)) {
+    if (keys.has(column)) continue;
+    nonKey++;
+    if (!isPlaceholderValue(value)) return false;
+  }
+  return nonKey > 0;
+}
+
+/**
+ * Decodes one record written by Kafka Connect's JSON converter (with or without schemas).
+ * Returns a change event, or a skip for tombstones, heartbeats, transaction metadata and
+ * logical messages; throws DecodeError for anything else.
+ */
+export function decodeDebeziumJson(record: SourceRecord): Decoded {
+  if (record.value === null || record.value.length === 0) return { kind: 'skip', reason: 'tombstone' };
+  if (record.topic.startsWith(HEARTBEAT_TOPIC)) return { kind: 'skip', reason: 'heartbeat' };
+
+  const { payload, schemaName } = unwrapSchema(parse(record.value, 'value'));
+  if (schemaName === HEARTBEAT_SCHEMA) return { kind: 'skip', reason: 'heartbeat' };
+  if (schemaName === TRANSACTION_SCHEMA) return { kind: 'skip', reason: 'transaction' };
+  if (payload === null) return { kind: 'skip', reason: 'tombstone' };
+  if (!isObject(payload)) throw new DecodeError('invalid_envelope', 'value is not a JSON object');
+
+  if (!('op' in payload)) {
+    const status = payload['status'];
+    if ((status === 'BEGIN' || status === 'END') && 'id' in payload) return { kind: 'skip', reason: 'transaction' };
+    throw new DecodeError('invalid_envelope', 'value has no "op" field: not a Debezium change event');
+  }
+  const op = payload['op'];
+  if (op === 'm') return { kind: 'skip', reason: 'message' };
+  if (typeof op !== 'string' || !OPS.has(op)) {
+    throw new DecodeError('unknown_op', `unknown op ${JSON.stringify(op)} (expected one of c, u, d, r, t)`);
+  }
+
+  const source = payload['source'];
+  let table: string | undefined;
+  if (isObject(source) && typeof source['table'] === 'string' && typeof source['schema'] === 'string') {
+    table = `${source['schema']}.${source['table']}`;
+  } else {
+    table = tableFromTopic(record.topic);
+  }
+  if (table === undefined) {
+    throw new DecodeError('missing_source', 'no source.schema/source.table and the topic is not <prefix>.<schema>.<table>');
+  }
+
+  const before = rowImage(payload['before'], 'before');
+  const after = rowImage(payload['after'], 'after');
+  if (op !== 't') {
+    if ((op === 'c' || op === 'r') && after === null) throw new DecodeError('invalid_row_image', `op "${op}" without an "after" image`);
+    if (op === 'd' && before === null) throw new DecodeError('invalid_row_image', 'op "d" without a "before" image');
+    if (op === 'u' && after === null) throw new DecodeError('invalid_row_image', 'op "u" without an "after" image');
+  }
+  const keyColumns = keyColumnsOf(record.key);
+  const event: ChangeEvent = {
+    op: op as ChangeOp,
+    table,
+    before,
+    after,
+    keyColumns,
+    beforeKeyOnly: isKeyOnlyImage(before, keyColumns),
+  };
+  return { kind: 'change', event };
+}

@@ -1,0 +1,126 @@
+import { Kafka, logLevel, type Consumer, type EachBatchPayload, type IHeaders, type KafkaConfig, type LogEntry } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { TopicPartitionOffset } from '../commit/offset-tracker.js';
+import type { SourceRecord } from '../types.js';
+import type { BatchHandler, Source, SourceBatch, SourceEvents } from './source.js';
+
+export interface KafkaSourceOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly groupId: string;
+  /** Explicit topics or one regex (kafkajs matches it against the topics that exist at start). */
+  readonly topics: readonly (string | RegExp)[];
+  readonly fromBeginning: boolean;
+  readonly sessionTimeoutMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly partitionsConsumedConcurrently: number;
+  readonly maxBytesPerPartition: number;
+  readonly connectionTimeoutMs?: number;
+  /** Extra client settings (SSL, SASL) passed through to kafkajs. */
+  readonly client?: Partial<KafkaConfig>;
+}
+
+function headerMap(headers: IHeaders | undefined): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  if (!headers) return out;
+  for (const [k, v] of Object.entries(headers)) {
+    const first = Array.isArray(v) ? v[0] : v;
+    out[k] = first === undefined ? undefined : Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+  }
+  return out;
+}
+
+/** Routes kafkajs' own logs into pino (its INFO is chatty: debug here). */
+function kafkajsLogCreator(logger: Logger) {
+  const child = logger.child({ component: 'kafkajs' });
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, timestamp: _t, logger: _l, ...rest } = log;
+      if (level === logLevel.ERROR) child.error(rest, message);
+      else if (level === logLevel.WARN) child.warn(rest, message);
+      else child.debug(rest, message);
+    };
+}
+
+/** The Kafka consumer group, through kafkajs: eachBatch, no auto-commit, no auto-resolve. */
+export class KafkaSource implements Source {
+  readonly #consumer: Consumer;
+  #assignment = new Map<string, number[]>();
+
+  constructor(private readonly opts: KafkaSourceOptions, private readonly logger: Logger) {
+    const kafka = new Kafka({
+      clientId: opts.clientId,
+      brokers: [...opts.brokers],
+      logLevel: logLevel.INFO,
+      logCreator: kafkajsLogCreator(logger),
+      connectionTimeout: opts.connectionTimeoutMs ?? 3_000,
+      retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
+      ...opts.client,
+    });
+    this.#consumer = kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs,
+      rebalanceTimeout: opts.rebalanceTimeoutMs,
+      heartbeatInterval: opts.heartbeatIntervalMs,
+      maxBytesPerPartition: opts.maxBytesPerPartition,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
+    });
+  }
+
+  async start(handler: BatchHandler, events: SourceEvents): Promise<void> {
+    const c = this.#consumer;
+    c.on(c.events.GROUP_JOIN, (e) => {
+      this.#assignment = new Map(Object.entries(e.payload.memberAssignment).map(([t, ps]) => [t, [...ps]]));
+      events.onAssigned(this.#assignment);
+    });
+    c.on(c.events.CRASH, (e) => {
+      const { error, restart } = e.payload as { error: Error; restart: boolean };
+      this.logger.warn({ err: { message: error.message, name: error.name }, restart }, 'kafka consumer crashed');
+      if (!restart) events.onCrash(error);
+    });
+    await c.connect();
+    await c.subscribe({ topics: [...this.opts.topics], fromBeginning: this.opts.fromBeginning });
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently,
+      eachBatch: (payload) => handler(this.#toBatch(payload)),
+    });
+  }
+
+  #toBatch(p: EachBatchPayload): SourceBatch {
+    const { topic, partition } = p.batch;
+    const records: SourceRecord[] = p.batch.messages.map((m) => ({
+      topic,
+      partition,
+      offset: m.offset,
+      key: m.key,
+      value: m.value,
+      headers: headerMap(m.headers),
+    }));
+    return {
+      topic,
+      partition,
+      records,
+      heartbeat: () => p.heartbeat(),
+      isActive: () => p.isRunning() && !p.isStale(),
+      markFetched: (offset) => p.resolveOffset(offset),
+    };
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.#consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+  }
+
+  pauseAll(): void {
+    const topics = [...this.#assignment.keys()];
+    if (topics.length > 0) this.#consumer.pause(topics.map((topic) => ({ topic })));
+  }
+
+  async stop(): Promise<void> {
+    await this.#consumer.disconnect();
+  }
+}

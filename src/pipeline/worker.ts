@@ -1,0 +1,292 @@
+import type { Logger } from 'pino';
+import { evaluate, type Plan } from '../mapping/evaluate.js';
+import type { MappingSet } from '../mapping/mapping-set.js';
+import { TemplateRenderError } from '../mapping/template.js';
+import { Lifecycle, type WorkerState } from '../runtime/lifecycle.js';
+import { RateLimitedWarn } from '../telemetry/rate-limited.js';
+import type { Stats } from '../telemetry/stats.js';
+import { sleep, type BackoffOptions } from '../util/backoff.js';
+import { Committer } from './commit/committer.js';
+import { OffsetTracker } from './commit/offset-tracker.js';
+import { DecodeError } from './decode/errors.js';
+import { AbortedError, retrySink } from './sink/retry.js';
+import { SecondDeleteScheduler } from './sink/second-delete.js';
+import { SinkError, type InvalidationSink } from './sink/sink.js';
+import type { Source, SourceBatch } from './source/source.js';
+import { recordRef, type Decoded, type SourceRecord } from './types.js';
+
+export interface WorkerOptions {
+  readonly secondDeleteDelayMs: number;
+  readonly commitIntervalMs: number;
+  /** Backpressure: a batch waits while more keys than this await their second delete. */
+  readonly maxPendingSecondDeletes: number;
+  readonly backoff: BackoffOptions;
+}
+
+export interface WorkerDeps {
+  readonly source: Source;
+  readonly sink: InvalidationSink;
+  readonly mappings: MappingSet;
+  readonly decode: (record: SourceRecord) => Decoded;
+  readonly logger: Logger;
+  readonly stats: Stats;
+}
+
+/** A record the pipeline cannot handle; the worker stops before it (nothing committed past it). */
+export class PoisonRecordError extends Error {
+  override readonly name = 'PoisonRecordError';
+  constructor(
+    readonly record: Pick<SourceRecord, 'topic' | 'partition' | 'offset'>,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${recordRef(record)}: ${code}: ${message}`);
+  }
+}
+
+export interface WorkerResult {
+  readonly state: Extract<WorkerState, 'stopped' | 'failed'>;
+  readonly error?: Error;
+}
+
+/** What became of one record in the map step. */
+type Mapped = { readonly plan: Plan } | { readonly skip: true } | { readonly poison: PoisonRecordError };
+
+/**
+ * The pipeline: source batch → decode → map → first delete (retried until Redis acknowledges)
+ * → delayed second delete → the batch's offsets become committable → commit.
+ */
+export class Worker {
+  readonly #lifecycle: Lifecycle;
+  readonly #tracker = new OffsetTracker();
+  readonly #scheduler: SecondDeleteScheduler;
+  readonly #committer: Committer;
+  readonly #abort = new AbortController();
+  readonly #warn: RateLimitedWarn;
+  readonly #done: Promise<WorkerResult>;
+  #resolveDone!: (r: WorkerResult) => void;
+  #inFlight = 0;
+  #idle: (() => void)[] = [];
+  #stopping: Promise<WorkerResult> | undefined;
+  #statsTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: WorkerOptions, private readonly deps: WorkerDeps) {
+    this.#lifecycle = new Lifecycle(deps.logger);
+    this.#warn = new RateLimitedWarn(deps.logger);
+    this.#committer = new Committer(deps.source, this.#tracker, opts.commitIntervalMs, deps.logger, deps.stats);
+    this.#scheduler = new SecondDeleteScheduler({
+      delayMs: opts.secondDeleteDelayMs,
+      logger: deps.logger,
+      stats: deps.stats,
+      unlink: async (keys) => {
+        await this.#unlink(keys, 'second delete');
+      },
+      onError: (err) => this.#onSinkFailure(err),
+    });
+    this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
+  }
+
+  get state(): WorkerState {
+    return this.#lifecycle.state;
+  }
+
+  /** Resolves when the worker has stopped (cleanly or not). */
+  get done(): Promise<WorkerResult> {
+    return this.#done;
+  }
+
+  async start(): Promise<void> {
+    this.#lifecycle.to('starting', { tables: this.deps.mappings.tables(), secondDeleteDelayMs: this.opts.secondDeleteDelayMs });
+    try {
+      await this.deps.source.start((batch) => this.#handleBatch(batch), {
+        onAssigned: (assignment) => {
+          this.#tracker.reset();
+          const partitions = [...assignment.values()].reduce((n, ps) => n + ps.length, 0);
+          this.deps.logger.info({ topics: assignment.size, partitions }, 'partitions assigned');
+        },
+        onCrash: (err) => void this.#fail(err),
+      });
+    } catch (e) {
+      await this.#fail(e as Error);
+      throw e;
+    }
+    this.#lifecycle.to('running');
+    this.#statsTimer = setInterval(() => this.deps.logger.info({ stats: this.deps.stats.snapshot() }, 'progress'), 30_000);
+    this.#statsTimer.unref();
+  }
+
+  /**
+   * Drains: stops fetching, lets batches in flight finish, waits for pending second deletes,
+   * commits, leaves the group. Past `graceMs`, pending work is abandoned — not committed — and
+   * the next owner of those partitions replays it.
+   */
+  stop(graceMs: number, failure?: Error): Promise<WorkerResult> {
+    this.#stopping ??= this.#drain(graceMs, failure);
+    return this.#stopping;
+  }
+
+  async #drain(graceMs: number, failure?: Error): Promise<WorkerResult> {
+    if (failure) this.#lifecycle.to('failed', { err: { message: failure.message } });
+    else this.#lifecycle.to('draining', { graceMs });
+    this.deps.source.pauseAll();
+    const deadline = sleep(graceMs).then(() => 'timeout' as const);
+    const drained = (async () => {
+      await this.#whenIdle();
+      await this.#scheduler.drain();
+      return 'drained' as const;
+    })();
+    const how = await Promise.race([drained, deadline]);
+    if (how === 'timeout') {
+      this.#abort.abort();
+      const abandoned = this.#scheduler.abandon();
+      if (abandoned > 0) this.deps.logger.warn({ keys: abandoned }, 'second deletes abandoned; their offsets stay uncommitted and will be replayed');
+    }
+    this.#committer.close();
+    try {
+      await this.#committer.flush();
+    } catch (e) {
+      this.deps.logger.warn({ err: { message: (e as Error).message } }, 'final commit failed');
+    }
+    try {
+      await this.deps.source.stop();
+    } catch (e) {
+      this.deps.logger.warn({ err: { message: (e as Error).message } }, 'kafka disconnect failed');
+    }
+    await this.deps.sink.close();
+    if (this.#statsTimer) clearInterval(this.#statsTimer);
+    this.deps.logger.info({ stats: this.deps.stats.snapshot() }, 'final stats');
+    const result: WorkerResult = failure ? { state: 'failed', error: failure } : { state: 'stopped' };
+    if (!failure) this.#lifecycle.to('stopped');
+    this.#resolveDone(result);
+    return result;
+  }
+
+  /** Stops with a failure; `graceMs` 0 abandons work in flight at once (Redis refuses for good). */
+  #fail(err: Error, graceMs = 5_000): Promise<WorkerResult> {
+    if (graceMs === 0) this.#abort.abort();
+    return this.stop(graceMs, err);
+  }
+
+  #onSinkFailure(err: unknown): void {
+    if (err instanceof AbortedError) return;
+    const fatal = err instanceof SinkError && err.fatal;
+    void this.#fail(err instanceof Error ? err : new Error(String(err)), fatal ? 0 : 5_000);
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  async #unlink(keys: readonly string[], what: string, batch?: SourceBatch): Promise<number> {
+    return retrySink(() => this.deps.sink.unlink(keys), {
+      backoff: this.opts.backoff,
+      signal: this.#abort.signal,
+      logger: this.deps.logger,
+      what,
+      onRetry: async () => {
+        this.deps.stats.inc('redis_retries');
+        if (batch) {
+          if (!batch.isActive()) throw new AbortedError('batch no longer active (rebalance or stop)');
+          await batch.heartbeat();
+        }
+      },
+    });
+  }
+
+  #map(record: SourceRecord): Mapped {
+    const { stats, logger } = this.deps;
+    let decoded: Decoded;
+    try {
+      decoded = this.deps.decode(record);
+    } catch (e) {
+      if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
+      throw e;
+    }
+    if (decoded.kind === 'skip') {
+      stats.inc('skipped_records', { reason: decoded.reason });
+      return { skip: true };
+    }
+    const event = decoded.event;
+    let plan: Plan;
+    try {
+      plan = evaluate(event, this.deps.mappings);
+    } catch (e) {
+      if (e instanceof TemplateRenderError) return { poison: new PoisonRecordError(record, 'template_render', e.message) };
+      throw e;
+    }
+    stats.inc('events', { table: event.table, op: event.op });
+    if (plan.mappings.length === 0) {
+      stats.inc('unmapped_events', { table: event.table });
+      logger.debug({ table: event.table, at: recordRef(record) }, 'no mapping for table; skipped');
+    }
+    for (const s of plan.skipped) {
+      stats.inc('templates_skipped', { reason: s.reason });
+      this.#warn.warn(
+        `${s.mapping}\u0000${s.template}\u0000${s.reason}`,
+        { mapping: s.mapping, template: s.template, image: s.image, reason: s.reason, column: s.column, table: event.table, at: recordRef(record) },
+        'template rendered no key',
+      );
+    }
+    return { plan };
+  }
+
+  async #handleBatch(batch: SourceBatch): Promise<void> {
+    if (this.state !== 'running' || this.#abort.signal.aborted) return;
+    this.#inFlight++;
+    try {
+      await this.#processBatch(batch);
+    } catch (e) {
+      if (e instanceof AbortedError) return; // nothing marked fetched: the records are read again
+      if (e instanceof SinkError) {
+        void this.#fail(new Error(`redis refused the delete and retrying cannot help: ${e.message}`), 0);
+        return;
+      }
+      throw e; // kafkajs' own errors (rebalance) — it rejoins and refetches from the committed offset
+    } finally {
+      if (--this.#inFlight === 0) for (const w of this.#idle.splice(0)) w();
+    }
+  }
+
+  async #processBatch(batch: SourceBatch): Promise<void> {
+    const keys = new Set<string>();
+    let lastOffset: string | undefined;
+    let poison: PoisonRecordError | undefined;
+    for (const record of batch.records) {
+      this.deps.stats.inc('records');
+      const mapped = this.#map(record);
+      if ('poison' in mapped) {
+        poison = mapped.poison;
+        break;
+      }
+      if ('plan' in mapped) for (const k of mapped.plan.keys) keys.add(k);
+      lastOffset = record.offset;
+    }
+
+    if (lastOffset !== undefined) {
+      while (this.#scheduler.pendingKeys > this.opts.maxPendingSecondDeletes && batch.isActive() && !this.#abort.signal.aborted) {
+        await sleep(20, this.#abort.signal);
+        await batch.heartbeat();
+      }
+      const list = [...keys];
+      const removed = await this.#unlink(list, 'first delete', batch);
+      this.deps.stats.inc('keys_deleted', undefined, list.length);
+      this.deps.logger.debug({ topic: batch.topic, partition: batch.partition, lastOffset, keys: list.length, removed }, 'batch invalidated');
+      if (batch.isActive()) {
+        const unit = this.#tracker.begin(batch.topic, batch.partition, lastOffset);
+        this.#scheduler.schedule(list, () => {
+          unit.complete();
+          this.#committer.kick();
+        });
+        batch.markFetched(lastOffset);
+      } else {
+        this.#scheduler.schedule(list, () => undefined); // keep the race protection; the offsets are replayed
+      }
+    }
+    if (poison) {
+      this.deps.stats.inc('poison_records');
+      this.deps.logger.error({ at: recordRef(poison.record), code: poison.code, err: { message: poison.message } }, 'poison record: stopping before it');
+      void this.#fail(poison);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import type { Logger } from 'pino';
+import type { RunConfig } from '../config/run-config.js';
+import type { MappingSet } from '../mapping/mapping-set.js';
+import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
+import { RedisSink } from '../pipeline/sink/redis-sink.js';
+import { KafkaSource } from '../pipeline/source/kafka-source.js';
+import { topicsForPrefix } from '../pipeline/source/topics.js';
+import { Worker } from '../pipeline/worker.js';
+import { Stats } from '../telemetry/stats.js';
+import { DEFAULT_BACKOFF } from '../util/backoff.js';
+
+/** The composition root: real Kafka source, Redis sink and JSON decoder wired into a Worker. */
+export function composeWorker(config: RunConfig, mappings: MappingSet, logger: Logger, stats = new Stats()): Worker {
+  const topics =
+    config.topics.kind === 'list'
+      ? config.topics.topics
+      : config.topics.kind === 'regex'
+        ? [config.topics.pattern]
+        : topicsForPrefix(config.topics.prefix, mappings.tables());
+  const source = new KafkaSource(
+    {
+      brokers: config.brokers,
+      clientId: 'cdc-invalidator',
+      groupId: config.group,
+      topics,
+      fromBeginning: config.fromBeginning,
+      sessionTimeoutMs: config.sessionTimeoutMs,
+      rebalanceTimeoutMs: config.rebalanceTimeoutMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      partitionsConsumedConcurrently: config.concurrency,
+      maxBytesPerPartition: 1_048_576,
+    },
+    logger,
+  );
+  const sink = new RedisSink({ url: config.redisUrl, commandTimeoutMs: config.redisTimeoutMs, chunkSize: 512 }, logger);
+  return new Worker(
+    {
+      secondDeleteDelayMs: config.secondDeleteDelayMs,
+      commitIntervalMs: config.commitIntervalMs,
+      maxPendingSecondDeletes: 200_000,
+      backoff: DEFAULT_BACKOFF,
+    },
+    { source, sink, mappings, decode: decodeDebeziumJson, logger, stats },
+  );
+}
