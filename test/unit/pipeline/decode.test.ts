@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeDebeziumJson, tableFromTopic } from '../../../src/pipeline/decode/debezium-json.js';
+import { DecodeError } from '../../../src/pipeline/decode/errors.js';
+import type { SourceRecord } from '../../../src/pipeline/types.js';
+
+const source = { version: '3.5.2.Final', connector: 'postgresql', name: 'shop', schema: 'inventory', table: 'customers', snapshot: 'false', db: 'app' };
+
+function rec(value: unknown, key: unknown = { id: 1 }, topic = 'shop.inventory.customers'): SourceRecord {
+  return {
+    topic,
+    partition: 0,
+    offset: '7',
+    key: key === null ? null : Buffer.from(JSON.stringify(key)),
+    value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+    headers: {},
+  };
+}
+
+function decodeError(r: SourceRecord): string {
+  try {
+    decodeDebeziumJson(r);
+  } catch (e) {
+    assert.ok(e instanceof DecodeError);
+    return e.code;
+  }
+  assert.fail('expected a DecodeError');
+}
+
+describe('Debezium JSON decoder', () => {
+  it('decodes the envelope without schema', () => {
+    const d = decodeDebeziumJson(rec({ before: null, after: { id: 1, email: 'a' }, source, op: 'c', ts_ms: 1 }));
+    assert.equal(d.kind, 'change');
+    if (d.kind !== 'change') return;
+    assert.equal(d.event.op, 'c');
+    assert.equal(d.event.table, 'inventory.customers');
+    assert.deepEqual(d.event.keyColumns, ['id']);
+    assert.equal(d.event.beforeKeyOnly, false);
+  });
+
+  it('decodes the envelope with the JSON converter schema (key too)', () => {
+    const schema = { type: 'struct', fields: [], optional: false, name: 'shop.inventory.customers.Envelope' };
+    const key = { schema: { type: 'struct', fields: [{ type: 'int32', optional: false, field: 'id' }] }, payload: { id: 1 } };
+    const d = decodeDebeziumJson(rec({ schema, payload: { before: { id: 1, email: '' }, after: null, source, op: 'd' } }, key));
+    assert.equal(d.kind, 'change');
+    if (d.kind !== 'change') return;
+    assert.deepEqual(d.event.keyColumns, ['id']);
+    assert.equal(d.event.beforeKeyOnly, true, 'REPLICA IDENTITY DEFAULT delete: key-only before image');
+  });
+
+  it('a full before image is not key-only', () => {
+    const d = decodeDebeziumJson(rec({ before: { id: 1, email: 'a@x', n: 0 }, after: null, source, op: 'd' }));
+    assert.ok(d.kind === 'change' && d.event.beforeKeyOnly === false);
+  });
+
+  it('keeps int64 ids beyond 2^53 exact', () => {
+    const text = '{"before":null,"after":{"id":9007199254740993},"source":{"schema":"inventory","table":"orders"},"op":"c"}';
+    const d = decodeDebeziumJson(rec(text));
+    assert.ok(d.kind === 'change');
+    assert.equal(d.event.after!['id'], 9007199254740993n);
+  });
+
+  it('skips tombstones, heartbeats, transaction metadata and logical messages', () => {
+    assert.deepEqual(decodeDebeziumJson(rec(null)), { kind: 'skip', reason: 'tombstone' });
+    assert.deepEqual(decodeDebeziumJson(rec({ ts_ms: 1 }, { serverName: 'shop' }, '__debezium-heartbeat.shop')), { kind: 'skip', reason: 'heartbeat' });
+    const hbSchema = { schema: { type: 'struct', name: 'io.debezium.connector.common.Heartbeat' }, payload: { ts_ms: 1 } };
+    assert.deepEqual(decodeDebeziumJson(rec(hbSchema, null, 'other')), { kind: 'skip', reason: 'heartbeat' });
+    assert.deepEqual(decodeDebeziumJson(rec({ status: 'BEGIN', id: '1:2', event_count: null, ts_ms: 1 }, null, 'shop.transaction')), { kind: 'skip', reason: 'transaction' });
+    assert.deepEqual(decodeDebeziumJson(rec({ op: 'm', source, message: { prefix: 'p', content: 'eA==' } })), { kind: 'skip', reason: 'message' });
+  });
+
+  it('routes by topic name when the source block lacks schema/table', () => {
+    const d = decodeDebeziumJson(rec({ before: null, after: { id: 1 }, op: 'c' }, { id: 1 }, 'shop.sales.orders'));
+    assert.ok(d.kind === 'change' && d.event.table === 'sales.orders');
+    assert.equal(tableFromTopic('a.b'), undefined);
+    assert.equal(tableFromTopic('p.q.s.t'), 's.t');
+  });
+
+  it('rejects what is not a change event with a code', () => {
+    assert.equal(decodeError(rec('{"before":')), 'invalid_json');
+    assert.equal(decodeError(rec('\u0000\u0001binary')), 'invalid_json');
+    assert.equal(decodeError(rec('[1,2]')), 'invalid_envelope');
+    assert.equal(decodeError(rec({ before: null, after: { id: 1 }, source })), 'invalid_envelope');
+    assert.equal(decodeError(rec({ op: 'x', source })), 'unknown_op');
+    assert.equal(decodeError(rec({ op: 'c', after: { id: 1 } }, { id: 1 }, 'nodots')), 'missing_source');
+    assert.equal(decodeError(rec({ op: 'c', after: null, source })), 'invalid_row_image');
+    assert.equal(decodeError(rec({ op: 'd', before: 'x', source })), 'invalid_row_image');
+  });
+});

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import { SecondDeleteScheduler } from '../../../src/pipeline/sink/second-delete.js';
+import { Stats } from '../../../src/telemetry/stats.js';
+import { sleep } from '../../../src/util/backoff.js';
+
+const logger = pino({ level: 'silent' });
+
+function make(delayMs: number, unlink: (keys: string[]) => Promise<void> = async () => undefined) {
+  const calls: { at: number; keys: string[] }[] = [];
+  const errors: unknown[] = [];
+  const s = new SecondDeleteScheduler({
+    delayMs,
+    logger,
+    stats: new Stats(),
+    unlink: async (keys) => {
+      calls.push({ at: Date.now(), keys: [...keys].sort() });
+      await unlink(keys);
+    },
+    onError: (e) => errors.push(e),
+  });
+  return { s, calls, errors };
+}
+
+describe('second delete scheduler', () => {
+  it('deletes the keys again after the delay and only then reports done', async () => {
+    const { s, calls } = make(80);
+    const t0 = Date.now();
+    let doneAt = 0;
+    s.schedule(['a', 'b', 'a'], () => (doneAt = Date.now()));
+    assert.equal(s.pendingKeys, 2);
+    await sleep(40);
+    assert.equal(doneAt, 0);
+    await s.drain();
+    assert.equal(calls.length, 1);
+    assert.deepEqual(calls[0]!.keys, ['a', 'b']);
+    assert.ok(calls[0]!.at - t0 >= 80, `fired after ${calls[0]!.at - t0} ms`);
+    assert.ok(doneAt >= calls[0]!.at);
+    assert.equal(s.pendingKeys, 0);
+  });
+
+  it('coalesces a key scheduled again inside the window into one later delete', async () => {
+    const { s, calls } = make(100);
+    const t0 = Date.now();
+    const done: number[] = [];
+    s.schedule(['k'], () => done.push(1));
+    await sleep(30);
+    s.schedule(['k', 'j'], () => done.push(2));
+    await s.drain();
+    assert.equal(calls.length, 1, JSON.stringify(calls));
+    assert.deepEqual(calls[0]!.keys, ['j', 'k']);
+    assert.ok(calls[0]!.at - t0 >= 130, 'the delete honours the later first delete');
+    assert.deepEqual(done.sort(), [1, 2]);
+  });
+
+  it('never holds a hot key back more than about twice the delay', async () => {
+    const { s } = make(60);
+    const t0 = Date.now();
+    let firstDone = 0;
+    s.schedule(['hot'], () => (firstDone = Date.now()));
+    for (let i = 0; i < 15; i++) {
+      await sleep(20);
+      s.schedule(['hot'], () => undefined);
+    }
+    await s.drain();
+    assert.ok(firstDone > 0);
+    assert.ok(firstDone - t0 < 2 * 60 + 100, `first waiter done after ${firstDone - t0} ms`);
+  });
+
+  it('with delay 0 reports done at once and deletes nothing', () => {
+    const { s, calls } = make(0);
+    let done = false;
+    s.schedule(['a'], () => (done = true));
+    assert.equal(done, true);
+    assert.equal(calls.length, 0);
+  });
+
+  it('a failed delete reports the error and never reports done', async () => {
+    const { s, errors } = make(20, async () => {
+      throw new Error('boom');
+    });
+    let done = false;
+    s.schedule(['a'], () => (done = true));
+    await s.drain();
+    assert.equal(done, false);
+    assert.equal(errors.length, 1);
+  });
+
+  it('abandoned work never reports done', async () => {
+    const { s, calls } = make(30);
+    let done = false;
+    s.schedule(['a'], () => (done = true));
+    assert.equal(s.abandon(), 1);
+    await sleep(60);
+    assert.equal(done, false);
+    assert.equal(calls.length, 0);
+  });
+});
