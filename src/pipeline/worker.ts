@@ -129,13 +129,15 @@ export class Worker {
     if (failure) this.#lifecycle.to('failed', { err: { message: failure.message } });
     else this.#lifecycle.to('draining', { graceMs });
     this.deps.source.pauseAll();
-    const deadline = sleep(graceMs).then(() => 'timeout' as const);
+    const graceOver = new AbortController();
+    const deadline = sleep(graceMs, graceOver.signal).then(() => 'timeout' as const);
     const drained = (async () => {
       await this.#whenIdle();
       await this.#scheduler.drain();
       return 'drained' as const;
     })();
     const how = await Promise.race([drained, deadline]);
+    graceOver.abort();
     if (how === 'timeout') {
       this.#abort.abort();
       const abandoned = this.#scheduler.abandon();

@@ -1,0 +1,38 @@
+import { spawn } from 'node:child_process';
+import { stopProcess } from './processes.js';
+
+export interface KafkaBroker {
+  readonly brokers: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * librdkafka's Kafka-protocol mock cluster, hosted by kcat. It auto-creates topics (4 partitions),
+ * does not support CreateTopics, and keeps about 5 MiB per partition. Its debug log (needed to
+ * learn the ports) runs forever, so stderr is drained for the life of the process.
+ */
+export async function startKafkaBroker(): Promise<KafkaBroker> {
+  const child = spawn('kcat', ['-b', 'localhost:1', '-C', '-t', 'keepalive', '-X', 'test.mock.num.brokers=3', '-d', 'mock', '-q'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const brokers = await new Promise<string[]>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error('kcat mock cluster did not print bootstrap.servers within 10 s')), 10_000);
+    child.once('error', (e) => reject(new Error(`cannot start kcat (apt-get install kcat): ${e.message}`)));
+    child.once('exit', (code) => reject(new Error(`kcat exited with ${code} before the mock cluster was up`)));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('utf8');
+      const m = /bootstrap\.servers=(\S+)/.exec(seen);
+      if (m) {
+        clearTimeout(timer);
+        seen = '';
+        resolve(m[1]!.split(','));
+      } else if (seen.length > 1_000_000) {
+        seen = seen.slice(-10_000);
+      }
+    });
+  });
+  child.stderr!.removeAllListeners('data');
+  child.stderr!.resume(); // keep draining the debug log so the pipe never fills
+  return { brokers, stop: () => stopProcess(child, 'SIGTERM', 3_000) };
+}

@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { resolveRunConfig, type RunFlags } from '../../src/config/run-config.js';
+import { loadMappings } from '../../src/mapping/load.js';
+import { composeWorker } from '../../src/runtime/compose.js';
+import type { Worker } from '../../src/pipeline/worker.js';
+import { Stats } from '../../src/telemetry/stats.js';
+import { repoRoot } from './paths.js';
+
+export const CUSTOMERS_MAPPING = `mappings:
+  - name: customers
+    table: inventory.customers
+    keys:
+      - "customer:{id}"
+      - "customer:email:{email}"
+`;
+
+export async function mappingsDir(yaml = CUSTOMERS_MAPPING): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'cdci-mappings-'));
+  await writeFile(join(dir, 'mappings.yaml'), yaml);
+  return dir;
+}
+
+/** Group timeouts short enough for tests against the mock cluster. */
+export const FAST_GROUP: RunFlags = { sessionTimeout: '6s', heartbeatInterval: '500ms', rebalanceTimeout: '6s', commitInterval: '50ms' };
+
+export interface InProcessWorker {
+  readonly worker: Worker;
+  readonly stats: Stats;
+}
+
+/** The real worker (real Kafka source, Redis sink), in this process. */
+export async function startWorker(flags: RunFlags, logLevel: 'silent' | 'debug' | 'info' = 'silent'): Promise<InProcessWorker> {
+  const config = resolveRunConfig({ fromBeginning: true, ...FAST_GROUP, ...flags }, {});
+  const loaded = await loadMappings(config.mappingsDir);
+  if (!loaded.set) throw new Error(`bad test mappings: ${JSON.stringify(loaded.problems)}`);
+  const stats = new Stats();
+  const worker = composeWorker(config, loaded.set, pino({ level: logLevel }), stats);
+  await worker.start();
+  return { worker, stats };
+}
+
+/** The CLI as a child process (for signals and SIGKILL). Output goes to `logFile`. */
+export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+}
+
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
