@@ -1,4 +1,4 @@
-import { parseJsonExact } from '../../util/json.js';
+import { isUnsafeInteger, parseJsonExact } from '../../util/json.js';
 import type { ChangeEvent, ChangeOp, Decoded, RowImage, SourceRecord } from '../types.js';
 import { DecodeError } from './errors.js';
 
@@ -23,12 +23,33 @@ function unwrapSchema(doc: unknown): { payload: unknown; schemaName: string | un
   return { payload: doc, schemaName: undefined };
 }
 
-function parse(buf: Buffer, what: string): unknown {
+function parse(text: string, what: string, exact = false): unknown {
   try {
-    return parseJsonExact(buf.toString('utf8'));
+    return exact ? parseJsonExact(text) : JSON.parse(text);
   } catch (e) {
     throw new DecodeError('invalid_json', `${what} is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+/** True when a row image holds an integer JSON.parse rounded (an int64 id beyond 2^53). */
+function lostPrecision(image: unknown): boolean {
+  if (!isObject(image)) return false;
+  for (const v of Object.values(image)) if (isUnsafeInteger(v)) return true;
+  return false;
+}
+
+/**
+ * Debezium's envelope carries ts_us/ts_ns beyond 2^53 in every event, so the fast JSON.parse is
+ * tried first and the exact (slower) parse runs only when a row column or key lost precision.
+ */
+function parseEnvelope(buf: Buffer, what: string): { payload: unknown; schemaName: string | undefined } {
+  const text = buf.toString('utf8');
+  const fast = unwrapSchema(parse(text, what));
+  const p = fast.payload;
+  if (isObject(p) && (lostPrecision(p['before']) || lostPrecision(p['after']))) {
+    return unwrapSchema(parse(text, what, true));
+  }
+  return fast;
 }
 
 /** `prefix.schema.table` → `schema.table` (Debezium's topic naming). */
@@ -47,13 +68,12 @@ function rowImage(v: unknown, field: string): RowImage | null {
 /** The column names of a record key (`{"id":1}` or its with-schema form); null when unknown. */
 function keyColumnsOf(key: Buffer | null): string[] | null {
   if (key === null || key.length === 0) return null;
-  let doc: unknown;
+  let payload: unknown;
   try {
-    doc = parseJsonExact(key.toString('utf8'));
+    payload = unwrapSchema(JSON.parse(key.toString('utf8'))).payload; // only the column names are used
   } catch {
     return null; // a non-JSON key (another converter) just means we cannot tell the key columns
   }
-  const { payload } = unwrapSchema(doc);
   return isObject(payload) ? Object.keys(payload) : null;
 }
 
@@ -88,7 +108,7 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
   if (record.value === null || record.value.length === 0) return { kind: 'skip', reason: 'tombstone' };
   if (record.topic.startsWith(HEARTBEAT_TOPIC)) return { kind: 'skip', reason: 'heartbeat' };
 
-  const { payload, schemaName } = unwrapSchema(parse(record.value, 'value'));
+  const { payload, schemaName } = parseEnvelope(record.value, 'value');
   if (schemaName === HEARTBEAT_SCHEMA) return { kind: 'skip', reason: 'heartbeat' };
   if (schemaName === TRANSACTION_SCHEMA) return { kind: 'skip', reason: 'transaction' };
   if (payload === null) return { kind: 'skip', reason: 'tombstone' };
