@@ -27,7 +27,8 @@ export interface WorkerDeps {
   readonly source: Source;
   readonly sink: InvalidationSink;
   readonly mappings: MappingSet;
-  readonly decode: (record: SourceRecord) => Decoded;
+  /** Sync for JSON; a registry-backed decoder (Avro) may return a promise. */
+  readonly decode: (record: SourceRecord) => Decoded | Promise<Decoded>;
   readonly logger: Logger;
   readonly stats: Stats;
 }
@@ -196,11 +197,12 @@ export class Worker {
     });
   }
 
-  #map(record: SourceRecord): Mapped {
+  async #map(record: SourceRecord): Promise<Mapped> {
     const { stats, logger } = this.deps;
     let decoded: Decoded;
     try {
-      decoded = this.deps.decode(record);
+      const d = this.deps.decode(record);
+      decoded = d instanceof Promise ? await d : d;
     } catch (e) {
       if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
       throw e;
@@ -256,7 +258,7 @@ export class Worker {
     let poison: PoisonRecordError | undefined;
     for (const record of batch.records) {
       this.deps.stats.inc('records');
-      const mapped = this.#map(record);
+      const mapped = await this.#map(record);
       if ('poison' in mapped) {
         poison = mapped.poison;
         break;
