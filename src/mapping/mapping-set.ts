@@ -1,26 +1,42 @@
 import type { Mapping } from './model.js';
 
-/** The compiled mappings, indexed by `schema.table`. Immutable. */
+/** The compiled mappings, looked up by `schema.table` (exact names and globs). Immutable. */
 export class MappingSet {
-  readonly #byTable = new Map<string, Mapping[]>();
+  readonly #exact = new Map<string, Mapping[]>();
+  readonly #globs: Mapping[] = [];
+  readonly #cache = new Map<string, readonly Mapping[]>();
 
   constructor(readonly mappings: readonly Mapping[]) {
     for (const m of mappings) {
-      const list = this.#byTable.get(m.table) ?? [];
-      list.push(m);
-      this.#byTable.set(m.table, list);
+      if (m.table.exact) {
+        const list = this.#exact.get(m.table.source) ?? [];
+        list.push(m);
+        this.#exact.set(m.table.source, list);
+      } else {
+        this.#globs.push(m);
+      }
     }
-    Object.freeze(this);
   }
 
-  /** Every mapping whose table matches `schema.table`; empty when the table is not mapped. */
+  /** Every mapping whose table matches `schema.table`, in file order; empty when unmapped. */
   forTable(table: string): readonly Mapping[] {
-    return this.#byTable.get(table) ?? [];
+    let found = this.#cache.get(table);
+    if (found) return found;
+    const exact = this.#exact.get(table) ?? [];
+    const globbed = this.#globs.filter((m) => m.table.matches(table));
+    found = globbed.length === 0 ? exact : this.mappings.filter((m) => exact.includes(m) || globbed.includes(m));
+    if (this.#cache.size < 10_000) this.#cache.set(table, found);
+    return found;
   }
 
-  /** The distinct mapped tables (`schema.table`), sorted. */
+  /** The distinct exact tables (`schema.table`), sorted; globs cannot name topics. */
   tables(): string[] {
-    return [...this.#byTable.keys()].sort();
+    return [...this.#exact.keys()].sort();
+  }
+
+  /** Table patterns with globs, for topic subscription by regex. */
+  globs(): string[] {
+    return [...new Set(this.#globs.map((m) => m.table.source))];
   }
 
   /** Restricts to the named mappings (replay's --mapping); unknown names throw. */

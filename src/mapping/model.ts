@@ -1,3 +1,5 @@
+import type { ChangeOp } from '../pipeline/types.js';
+import type { TablePattern } from './table-pattern.js';
 import type { Template } from './template.js';
 
 /** Where a mapping element was written, for messages that point at the file. */
@@ -7,11 +9,25 @@ export interface SourcePos {
   readonly col: number;
 }
 
-export interface Mapping {
-  readonly name: string;
-  /** `schema.table` */
-  readonly table: string;
+/** What a mapping invalidates: cache keys, tag sets (members + set) and namespace version counters. */
+export interface Targets {
   readonly keys: readonly Template[];
+  readonly tags: readonly Template[];
+  readonly versions: readonly Template[];
+}
+
+export interface Mapping extends Targets {
+  readonly name: string;
+  /** `schema.table`, possibly with globs (`tenant_*.orders`). */
+  readonly table: TablePattern;
+  /** Operations that fire this mapping (default c, u, d, t). */
+  readonly ops: ReadonlySet<ChangeOp>;
+  /** An update fires only when one of these columns changed (when before is known). */
+  readonly whenChanged: readonly string[] | undefined;
+  /** Overrides the global second-delete delay; 0 turns it off for this mapping. */
+  readonly secondDeleteDelayMs: number | undefined;
+  /** What a truncate invalidates besides the column-free templates above. */
+  readonly onTruncate: Targets | undefined;
   readonly pos: SourcePos;
 }
 

@@ -1,14 +1,30 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
-import type { Mapping, Problem, SourcePos } from './model.js';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { CHANGE_OPS, type ChangeOp } from '../pipeline/types.js';
+import { parseDuration } from '../util/duration.js';
+import type { Mapping, Problem, SourcePos, Targets } from './model.js';
+import { parseTablePattern, type TablePattern } from './table-pattern.js';
 import { parseTemplate, TemplateSyntaxError, type Template } from './template.js';
 
-const MAPPING_FIELDS = new Set(['name', 'table', 'keys']);
-const TABLE = /^[^.\s*?]+\.[^.\s*?]+$/;
+/** Every field a mapping may have; the JSON Schema in schema/ mirrors this. */
+export const MAPPING_FIELDS = ['name', 'table', 'keys', 'tags', 'versions', 'ops', 'when', 'second_delete_delay', 'on_truncate'] as const;
+const TARGET_FIELDS = ['keys', 'tags', 'versions'] as const;
+export const DEFAULT_OPS: readonly ChangeOp[] = ['c', 'u', 'd', 't'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const COLUMN = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 
 export interface ParseResult {
   readonly mappings: Mapping[];
   readonly problems: Problem[];
+}
+
+function fieldsOf(map: YAMLMap, known: readonly string[], unknown: (key: Node, name: string) => void): Map<string, Pair<Node, Node>> {
+  const fields = new Map<string, Pair<Node, Node>>();
+  for (const pair of map.items as Pair<Node, Node>[]) {
+    const k = isScalar(pair.key) ? String(pair.key.value) : '';
+    if (!known.includes(k)) unknown(pair.key, k);
+    else fields.set(k, pair);
+  }
+  return fields;
 }
 
 /** Parses one mapping file's text; every problem carries file:line:col. Pure: no I/O. */
@@ -23,9 +39,8 @@ export function parseMappingFile(file: string, text: string): ParseResult {
     return { file, line, col };
   };
   const posOf = (node: Node | null | undefined): SourcePos => posAt(node?.range?.[0] ?? 0);
-  const error = (pos: SourcePos, message: string): void => {
-    problems.push({ ...pos, severity: 'error', message });
-  };
+  const error = (pos: SourcePos, message: string): void => void problems.push({ ...pos, severity: 'error', message });
+  const warning = (pos: SourcePos, message: string): void => void problems.push({ ...pos, severity: 'warning', message });
 
   for (const e of doc.errors) error(posAt(e.pos[0]), e.message.split('\n')[0] ?? e.message);
   if (doc.errors.length > 0) return { mappings, problems };
@@ -35,29 +50,60 @@ export function parseMappingFile(file: string, text: string): ParseResult {
     error(posOf(root as Node | null), 'a mapping file must be a YAML map with a "mappings:" list');
     return { mappings, problems };
   }
-  for (const pair of root.items as Pair<Node, Node>[]) {
-    const k = isScalar(pair.key) ? String(pair.key.value) : '';
-    if (k !== 'mappings') error(posOf(pair.key), `unknown top-level field "${k}" (expected "mappings")`);
-  }
+  fieldsOf(root, ['mappings'], (k, name) => error(posOf(k), `unknown top-level field "${name}" (expected "mappings")`));
   const list = root.get('mappings', true) as Node | undefined;
   if (!isSeq(list)) {
     error(posOf(list ?? root), '"mappings" must be a list of mappings');
     return { mappings, problems };
   }
 
+  /** A list of strings (a lone string is accepted as a one-item list). */
+  const stringList = (pair: Pair<Node, Node>, field: string): Scalar<string>[] | undefined => {
+    const v = pair.value;
+    if (isScalar(v) && typeof v.value === 'string') return [v as Scalar<string>];
+    if (!isSeq(v)) {
+      error(posOf(v ?? pair.key), `"${field}" must be a list of strings`);
+      return undefined;
+    }
+    const out: Scalar<string>[] = [];
+    for (const item of v.items as Node[]) {
+      if (!isScalar(item) || typeof item.value !== 'string') error(posOf(item), `"${field}" entries must be strings`);
+      else out.push(item as Scalar<string>);
+    }
+    return out;
+  };
+
+  const templates = (pair: Pair<Node, Node> | undefined, field: string): Template[] => {
+    if (!pair) return [];
+    const out: Template[] = [];
+    for (const k of stringList(pair, field) ?? []) {
+      try {
+        out.push(parseTemplate(k.value));
+      } catch (e) {
+        if (!(e instanceof TemplateSyntaxError)) throw e;
+        // Point at the character inside the template; quoted scalars start one column later.
+        const quoted = k.type === 'QUOTE_DOUBLE' || k.type === 'QUOTE_SINGLE' ? 1 : 0;
+        error(posAt((k.range?.[0] ?? 0) + quoted + e.index), `${field} template "${k.value}": ${e.message}`);
+      }
+    }
+    return out;
+  };
+
+  const targets = (fields: Map<string, Pair<Node, Node>>): Targets => ({
+    keys: templates(fields.get('keys'), 'keys'),
+    tags: templates(fields.get('tags'), 'tags'),
+    versions: templates(fields.get('versions'), 'versions'),
+  });
+  const count = (t: Targets): number => t.keys.length + t.tags.length + t.versions.length;
+
   for (const item of list.items as Node[]) {
     if (!isMap(item)) {
-      error(posOf(item), 'each mapping must be a map with name, table and keys');
+      error(posOf(item), 'each mapping must be a map with name, table and keys, tags or versions');
       continue;
     }
-    const problemsBefore = problems.length;
-    const fields = new Map<string, Pair<Node, Node>>();
-    for (const pair of item.items as Pair<Node, Node>[]) {
-      const k = isScalar(pair.key) ? String(pair.key.value) : '';
-      if (!MAPPING_FIELDS.has(k)) error(posOf(pair.key), `unknown field "${k}" (known: ${[...MAPPING_FIELDS].join(', ')})`);
-      else fields.set(k, pair);
-    }
+    const problemsBefore = problems.filter((p) => p.severity === 'error').length;
     const here = posOf(item);
+    const fields = fieldsOf(item, MAPPING_FIELDS, (k, name) => error(posOf(k), `unknown field "${name}" (known: ${MAPPING_FIELDS.join(', ')})`));
     const str = (field: string): { value: string; pos: SourcePos } | undefined => {
       const pair = fields.get(field);
       if (!pair) {
@@ -74,33 +120,108 @@ export function parseMappingFile(file: string, text: string): ParseResult {
 
     const name = str('name');
     if (name && !NAME.test(name.value)) error(name.pos, `name "${name.value}" may hold only letters, digits, "_", "." and "-"`);
-    const table = str('table');
-    if (table && !TABLE.test(table.value)) error(table.pos, `table "${table.value}" must be written schema.table (e.g. inventory.customers)`);
+    const tableField = str('table');
+    let table: TablePattern | undefined;
+    if (tableField) {
+      try {
+        table = parseTablePattern(tableField.value);
+      } catch (e) {
+        error(tableField.pos, (e as Error).message);
+      }
+    }
 
-    const keys: Template[] = [];
-    const keysPair = fields.get('keys');
-    if (!keysPair) {
-      error(here, 'mapping is missing "keys"');
-    } else if (!isSeq(keysPair.value) || keysPair.value.items.length === 0) {
-      error(posOf(keysPair.value ?? keysPair.key), '"keys" must be a non-empty list of key templates');
-    } else {
-      for (const k of keysPair.value.items as Node[]) {
-        if (!isScalar(k) || typeof k.value !== 'string') {
-          error(posOf(k), 'a key template must be a string');
-          continue;
-        }
-        try {
-          keys.push(parseTemplate(k.value));
-        } catch (e) {
-          if (!(e instanceof TemplateSyntaxError)) throw e;
-          // Point at the character inside the template; quoted scalars start one column later.
-          const quoted = k.type === 'QUOTE_DOUBLE' || k.type === 'QUOTE_SINGLE' ? 1 : 0;
-          error(posAt((k.range?.[0] ?? 0) + quoted + e.index), `key template "${k.value}": ${e.message}`);
+    for (const f of TARGET_FIELDS) {
+      const pair = fields.get(f);
+      if (pair && isSeq(pair.value) && pair.value.items.length === 0) error(posOf(pair.value), `"${f}" is empty`);
+    }
+    const own = targets(fields);
+
+    let ops: ChangeOp[] = [...DEFAULT_OPS];
+    const opsPair = fields.get('ops');
+    if (opsPair) {
+      const raw = isScalar(opsPair.value) && typeof opsPair.value.value === 'string'
+        ? String(opsPair.value.value).split(',').map((s) => s.trim()).map((value) => ({ value, node: opsPair.value }))
+        : (stringList(opsPair, 'ops') ?? []).map((s) => ({ value: s.value, node: s as Node }));
+      ops = [];
+      for (const { value, node } of raw) {
+        if (!(CHANGE_OPS as readonly string[]).includes(value)) error(posOf(node), `unknown op "${value}" (known: ${CHANGE_OPS.join(', ')})`);
+        else if (!ops.includes(value as ChangeOp)) ops.push(value as ChangeOp);
+      }
+      if (raw.length === 0) error(posOf(opsPair.value ?? opsPair.key), '"ops" is empty: the mapping would never fire');
+    }
+
+    let whenChanged: string[] | undefined;
+    const whenPair = fields.get('when');
+    if (whenPair) {
+      if (!isMap(whenPair.value)) {
+        error(posOf(whenPair.value ?? whenPair.key), '"when" must be a map (when: {changed: [column, ...]})');
+      } else {
+        const when = fieldsOf(whenPair.value, ['changed'], (k, n) => error(posOf(k), `unknown field "when.${n}" (known: changed)`));
+        const changed = when.get('changed');
+        if (changed) {
+          whenChanged = [];
+          const columns = stringList(changed, 'when.changed');
+          for (const c of columns ?? []) {
+            if (!COLUMN.test(c.value)) error(posOf(c), `"${c.value}" is not a column name`);
+            else whenChanged.push(c.value);
+          }
+          if (columns?.length === 0) error(posOf(changed.value ?? changed.key), '"when.changed" is empty');
+          if (!ops.includes('u')) warning(posOf(changed.key), '"when.changed" only filters updates, and this mapping does not fire on "u"');
         }
       }
     }
-    if (name && table && keys.length > 0 && problems.length === problemsBefore) {
-      mappings.push({ name: name.value, table: table.value, keys, pos: here });
+
+    let secondDeleteDelayMs: number | undefined;
+    const delayPair = fields.get('second_delete_delay');
+    if (delayPair) {
+      const v = delayPair.value;
+      const raw = isScalar(v) && (typeof v.value === 'string' || typeof v.value === 'number') ? v.value : undefined;
+      try {
+        if (raw === undefined) throw new RangeError('expected milliseconds or a duration such as 1500ms or 2s');
+        secondDeleteDelayMs = parseDuration(raw, 'second_delete_delay');
+      } catch (e) {
+        error(posOf(v ?? delayPair.key), `second_delete_delay: ${(e as Error).message.replace(/^second_delete_delay: /, '')}`);
+      }
+      if (own.keys.length + own.tags.length === 0) warning(posOf(delayPair.key), 'second_delete_delay has no effect: the mapping has no keys or tags');
+    }
+
+    let onTruncate: Targets | undefined;
+    const truncPair = fields.get('on_truncate');
+    if (truncPair) {
+      if (!isMap(truncPair.value)) {
+        error(posOf(truncPair.value ?? truncPair.key), '"on_truncate" must be a map with keys, tags or versions');
+      } else {
+        const tf = fieldsOf(truncPair.value, TARGET_FIELDS, (k, n) => error(posOf(k), `unknown field "on_truncate.${n}" (known: ${TARGET_FIELDS.join(', ')})`));
+        onTruncate = targets(tf);
+        for (const f of TARGET_FIELDS) {
+          for (const t of onTruncate[f]) {
+            if (t.columns.length > 0) error(posOf(tf.get(f)?.value), `on_truncate.${f} template "${t.source}" uses a column, but a truncate has no row`);
+          }
+        }
+        if (!ops.includes('t')) warning(posOf(truncPair.key), '"on_truncate" never applies: the mapping does not fire on "t"');
+      }
+    }
+
+    if (TARGET_FIELDS.every((f) => !fields.has(f)) && !truncPair) error(here, 'mapping invalidates nothing: give keys, tags or versions');
+    if (ops.includes('t') && table) {
+      const columnFree = [...own.keys, ...own.tags, ...own.versions].some((t) => t.columns.length === 0);
+      if (!columnFree && (!onTruncate || count(onTruncate) === 0)) {
+        warning(here, `a truncate of ${table.source} invalidates nothing: every template uses a column (add on_truncate, or drop "t" from ops)`);
+      }
+    }
+
+    const errorsNow = problems.filter((p) => p.severity === 'error').length;
+    if (name && table && errorsNow === problemsBefore) {
+      mappings.push({
+        name: name.value,
+        table,
+        ...own,
+        ops: new Set(ops),
+        whenChanged,
+        secondDeleteDelayMs,
+        onTruncate,
+        pos: here,
+      });
     }
   }
   return { mappings, problems };

@@ -50,6 +50,55 @@ export interface WorkerResult {
   readonly error?: Error;
 }
 
+interface Invalidation {
+  readonly keys: readonly string[];
+  readonly tags: readonly string[];
+  readonly versions: readonly string[];
+}
+
+/** Second-pass items carry their kind in the first character: k = key, t = tag. */
+function secondPass(items: readonly string[]): Invalidation {
+  const keys: string[] = [];
+  const tags: string[] = [];
+  for (const i of items) (i[0] === 't' ? tags : keys).push(i.slice(1));
+  return { keys, tags, versions: [] };
+}
+
+/** What one batch invalidates, de-duplicated: one first pass, a second pass per delay. */
+class BatchWork {
+  readonly #keys = new Set<string>();
+  readonly #tags = new Set<string>();
+  readonly #versions = new Set<string>();
+  /** delay (undefined = the worker's) → prefixed second-pass items */
+  readonly #second = new Map<number | undefined, Set<string>>();
+
+  add(plan: Plan): void {
+    for (const r of plan.results) {
+      if (!r.fired) continue;
+      let second = this.#second.get(r.secondDeleteDelayMs);
+      for (const k of r.keys) {
+        this.#keys.add(k);
+        if (!second) this.#second.set(r.secondDeleteDelayMs, (second = new Set()));
+        second.add(`k${k}`);
+      }
+      for (const t of r.tags) {
+        this.#tags.add(t);
+        if (!second) this.#second.set(r.secondDeleteDelayMs, (second = new Set()));
+        second.add(`t${t}`);
+      }
+      for (const v of r.versions) this.#versions.add(v);
+    }
+  }
+
+  firstPass(): Invalidation {
+    return { keys: [...this.#keys], tags: [...this.#tags], versions: [...this.#versions] };
+  }
+
+  secondPasses(): Map<number | undefined, string[]> {
+    return new Map([...this.#second].map(([d, items]) => [d, [...items]]));
+  }
+}
+
 /** What became of one record in the map step. */
 type Mapped = { readonly plan: Plan } | { readonly skip: true } | { readonly poison: PoisonRecordError };
 
@@ -60,7 +109,8 @@ type Mapped = { readonly plan: Plan } | { readonly skip: true } | { readonly poi
 export class Worker {
   readonly #lifecycle: Lifecycle;
   readonly #tracker = new OffsetTracker();
-  readonly #scheduler: SecondDeleteScheduler;
+  /** One second-delete scheduler per distinct delay (the global one and mappings' overrides). */
+  readonly #schedulers = new Map<number, SecondDeleteScheduler>();
   readonly #committer: Committer;
   readonly #abort = new AbortController();
   readonly #warn: RateLimitedWarn;
@@ -75,16 +125,31 @@ export class Worker {
     this.#lifecycle = new Lifecycle(deps.logger);
     this.#warn = new RateLimitedWarn(deps.logger);
     this.#committer = new Committer(deps.source, this.#tracker, opts.commitIntervalMs, deps.logger, deps.stats);
-    this.#scheduler = new SecondDeleteScheduler({
-      delayMs: opts.secondDeleteDelayMs,
-      logger: deps.logger,
-      stats: deps.stats,
-      unlink: async (keys) => {
-        await this.#unlink(keys, 'second delete');
-      },
-      onError: (err) => this.#onSinkFailure(err),
-    });
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
+  }
+
+  #scheduler(delayMs: number | undefined): SecondDeleteScheduler {
+    const delay = delayMs ?? this.opts.secondDeleteDelayMs;
+    let s = this.#schedulers.get(delay);
+    if (!s) {
+      s = new SecondDeleteScheduler({
+        delayMs: delay,
+        logger: this.deps.logger,
+        stats: this.deps.stats,
+        unlink: async (items) => {
+          await this.#invalidate(secondPass(items), 'second delete');
+        },
+        onError: (err) => this.#onSinkFailure(err),
+      });
+      this.#schedulers.set(delay, s);
+    }
+    return s;
+  }
+
+  #pendingSecondDeletes(): number {
+    let n = 0;
+    for (const s of this.#schedulers.values()) n += s.pendingKeys;
+    return n;
   }
 
   get state(): WorkerState {
@@ -134,14 +199,15 @@ export class Worker {
     const deadline = sleep(graceMs, graceOver.signal).then(() => 'timeout' as const);
     const drained = (async () => {
       await this.#whenIdle();
-      await this.#scheduler.drain();
+      for (const s of this.#schedulers.values()) await s.drain();
       return 'drained' as const;
     })();
     const how = await Promise.race([drained, deadline]);
     graceOver.abort();
     if (how === 'timeout') {
       this.#abort.abort();
-      const abandoned = this.#scheduler.abandon();
+      let abandoned = 0;
+      for (const s of this.#schedulers.values()) abandoned += s.abandon();
       if (abandoned > 0) this.deps.logger.warn({ keys: abandoned }, 'second deletes abandoned; their offsets stay uncommitted and will be replayed');
     }
     this.#committer.close();
@@ -181,8 +247,24 @@ export class Worker {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  async #unlink(keys: readonly string[], what: string, batch?: SourceBatch): Promise<number> {
-    return retrySink(() => this.deps.sink.unlink(keys), {
+  /** One pass over Redis — keys, tags, versions — retried until acknowledged. */
+  async #invalidate(work: Invalidation, what: string, batch?: SourceBatch): Promise<void> {
+    const { sink, stats } = this.deps;
+    if (work.keys.length > 0) {
+      await this.#retry(() => sink.unlink(work.keys), what, batch);
+    }
+    if (work.tags.length > 0) {
+      const members = await this.#retry(() => sink.purgeTags(work.tags), what, batch);
+      stats.inc('tag_members_deleted', undefined, members);
+    }
+    if (work.versions.length > 0) {
+      await this.#retry(() => sink.bumpVersions(work.versions), what, batch);
+      stats.inc('versions_bumped', undefined, work.versions.length);
+    }
+  }
+
+  async #retry<T>(op: () => Promise<T>, what: string, batch?: SourceBatch): Promise<T> {
+    return retrySink(op, {
       backoff: this.opts.backoff,
       signal: this.#abort.signal,
       logger: this.deps.logger,
@@ -253,7 +335,7 @@ export class Worker {
   }
 
   async #processBatch(batch: SourceBatch): Promise<void> {
-    const keys = new Set<string>();
+    const work = new BatchWork();
     let lastOffset: string | undefined;
     let poison: PoisonRecordError | undefined;
     for (const record of batch.records) {
@@ -263,29 +345,36 @@ export class Worker {
         poison = mapped.poison;
         break;
       }
-      if ('plan' in mapped) for (const k of mapped.plan.keys) keys.add(k);
+      if ('plan' in mapped) work.add(mapped.plan);
       lastOffset = record.offset;
     }
 
     if (lastOffset !== undefined) {
-      while (this.#scheduler.pendingKeys > this.opts.maxPendingSecondDeletes && batch.isActive() && !this.#abort.signal.aborted) {
+      while (this.#pendingSecondDeletes() > this.opts.maxPendingSecondDeletes && batch.isActive() && !this.#abort.signal.aborted) {
         await sleep(20, this.#abort.signal);
         await batch.heartbeat();
       }
-      const list = [...keys];
-      const removed = await this.#unlink(list, 'first delete', batch);
-      this.deps.stats.inc('keys_deleted', undefined, list.length);
-      this.deps.logger.debug({ topic: batch.topic, partition: batch.partition, lastOffset, keys: list.length, removed }, 'batch invalidated');
-      if (batch.isActive()) {
-        const unit = this.#tracker.begin(batch.topic, batch.partition, lastOffset);
-        this.#scheduler.schedule(list, () => {
-          unit.complete();
-          this.#committer.kick();
-        });
-        batch.markFetched(lastOffset);
-      } else {
-        this.#scheduler.schedule(list, () => undefined); // keep the race protection; the offsets are replayed
+      const first = work.firstPass();
+      await this.#invalidate(first, 'first delete', batch);
+      this.deps.stats.inc('keys_deleted', undefined, first.keys.length);
+      this.deps.logger.debug({ topic: batch.topic, partition: batch.partition, lastOffset, keys: first.keys.length, tags: first.tags.length, versions: first.versions.length }, 'batch invalidated');
+      const active = batch.isActive();
+      const unit = active ? this.#tracker.begin(batch.topic, batch.partition, lastOffset) : undefined;
+      // The unit completes once every delay group's second pass was acknowledged.
+      const groups = work.secondPasses();
+      let remaining = groups.size;
+      const groupDone = (): void => {
+        if (--remaining > 0 || !unit) return;
+        unit.complete();
+        this.#committer.kick();
+      };
+      if (remaining === 0) {
+        remaining = 1;
+        groupDone();
       }
+      // When the batch went stale the second pass still runs (race protection); the offsets are replayed.
+      for (const [delay, items] of groups) this.#scheduler(delay).schedule(items, groupDone);
+      if (active) batch.markFetched(lastOffset);
     }
     if (poison) {
       this.deps.stats.inc('poison_records');

@@ -9,6 +9,8 @@ export type Counter =
   | 'unmapped_events'
   | 'keys_deleted'
   | 'second_keys_deleted'
+  | 'tag_members_deleted'
+  | 'versions_bumped'
   | 'templates_skipped'
   | 'redis_retries'
   | 'commits'

@@ -1,7 +1,15 @@
-/** The port the pipeline deletes through. Implementations throw SinkError on failure. */
+/** The port the pipeline invalidates through. Implementations throw SinkError on failure. */
 export interface InvalidationSink {
   /** Deletes the keys (UNLINK). Resolves only when the server acknowledged every one. */
   unlink(keys: readonly string[]): Promise<number>;
+  /**
+   * Invalidates tag sets: deletes every member (a cache key) and the set, safe against an SADD
+   * racing the purge and against a crash half-way (a retry or replay finishes the job).
+   * Resolves with the number of members deleted.
+   */
+  purgeTags(tags: readonly string[]): Promise<number>;
+  /** Bumps namespace version counters (INCR). */
+  bumpVersions(versions: readonly string[]): Promise<void>;
   /** Resolves when the server answers. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -13,4 +21,20 @@ export class SinkError extends Error {
   constructor(message: string, readonly fatal: boolean, options?: { cause?: unknown }) {
     super(message, options);
   }
+}
+
+/**
+ * The name a tag set is moved to while it is drained. It hashes to the tag's cluster slot (RENAMENX
+ * needs both in one slot): a tag with a hash tag `{…}` keeps it as the first one; any other tag
+ * becomes the hash tag itself.
+ */
+export function purgingName(tag: string): string {
+  const open = tag.indexOf('{');
+  const close = open >= 0 ? tag.indexOf('}', open + 1) : -1;
+  const hasHashTag = open >= 0 && close > open + 1;
+  if (hasHashTag) return `${tag}:purging`;
+  if (!tag.includes('{') && !tag.includes('}')) return `{${tag}}:purging`;
+  // Braces that form no hash tag: no name can share the tag's slot. Fine on one Redis; under
+  // Redis Cluster such a tag fails with CROSSSLOT (the README says to avoid stray braces in tags).
+  return `${tag}:purging`;
 }

@@ -2,17 +2,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluate } from '../../../src/mapping/evaluate.js';
 import { MappingSet } from '../../../src/mapping/mapping-set.js';
-import { parseTemplate } from '../../../src/mapping/template.js';
+import { parseMappingFile } from '../../../src/mapping/parse.js';
 import type { ChangeEvent } from '../../../src/pipeline/types.js';
 
-const set = new MappingSet([
-  {
-    name: 'customers',
-    table: 'inventory.customers',
-    keys: ['customer:{id}', 'customer:email:{email}', 'customers:all'].map(parseTemplate),
-    pos: { file: 'm.yaml', line: 1, col: 1 },
-  },
-]);
+function mappingSet(yaml: string): MappingSet {
+  const r = parseMappingFile('m.yaml', yaml);
+  assert.deepEqual(r.problems.filter((p) => p.severity === 'error'), []);
+  return new MappingSet(r.mappings);
+}
+
+const set = mappingSet(`mappings:
+  - name: customers
+    table: inventory.customers
+    keys: ["customer:{id}", "customer:email:{email}", "customers:all"]
+    ops: [c, u, d, r, t]
+`);
 
 function ev(e: Partial<ChangeEvent> & Pick<ChangeEvent, 'op'>): ChangeEvent {
   return { table: 'inventory.customers', before: null, after: null, keyColumns: ['id'], beforeKeyOnly: false, ...e };
@@ -34,7 +38,7 @@ describe('evaluate: event → keys', () => {
     const p = evaluate(ev({ op: 'd', before: { id: 1, email: '' }, beforeKeyOnly: true }), set);
     assert.deepEqual(p.keys, ['customer:1', 'customers:all']);
     assert.deepEqual(p.skipped, [
-      { mapping: 'customers', template: 'customer:email:{email}', image: 'before', reason: 'key_only_image', column: 'email' },
+      { mapping: 'customers', kind: 'key', template: 'customer:email:{email}', image: 'before', reason: 'key_only_image', column: 'email' },
     ]);
   });
 
@@ -64,6 +68,64 @@ describe('evaluate: event → keys', () => {
 
   it('an unmapped table yields nothing', () => {
     const p = evaluate(ev({ op: 'c', table: 'other.t', after: { id: 1 } }), set);
-    assert.deepEqual(p, { table: 'other.t', mappings: [], keys: [], skipped: [] });
+    assert.deepEqual(p, { table: 'other.t', mappings: [], results: [], keys: [], tags: [], versions: [], skipped: [] });
+  });
+});
+
+describe('evaluate: the mapping language', () => {
+  const lang = mappingSet(`mappings:
+  - name: products
+    table: inventory.products
+    keys: ["product:{id}"]
+    tags: ["category:{category_id}"]
+    versions: ["ns:products"]
+    when:
+      changed: [price, category_id]
+    second_delete_delay: 3s
+  - name: products-snapshot
+    table: inventory.products
+    ops: [r]
+    keys: ["product:{id}"]
+  - name: tenant-orders
+    table: tenant_*.orders
+    keys: ["order:{tenant_id}:{id}"]
+    versions: ["ns:orders:{tenant_id}"]
+    on_truncate:
+      versions: ["ns:orders:all"]
+`);
+  const p = (e: Partial<ChangeEvent> & Pick<ChangeEvent, 'op'>) => evaluate({ table: 'inventory.products', before: null, after: null, keyColumns: ['id'], beforeKeyOnly: false, ...e }, lang);
+
+  it('renders keys, tags and versions and merges every mapping that matches', () => {
+    const r = p({ op: 'c', after: { id: 1, category_id: 7, price: 10 } });
+    assert.deepEqual([r.keys, r.tags, r.versions], [['product:1'], ['category:7'], ['ns:products']]);
+    assert.deepEqual(r.mappings, ['products', 'products-snapshot']);
+    assert.deepEqual(r.results.map((x) => [x.mapping, x.fired, x.why]), [['products', true, undefined], ['products-snapshot', false, 'op_not_selected']]);
+    assert.equal(r.results[0]!.secondDeleteDelayMs, 3000);
+  });
+
+  it('fires snapshot reads only for mappings that ask for "r"', () => {
+    const r = p({ op: 'r', after: { id: 2, category_id: 1 } });
+    assert.deepEqual(r.keys, ['product:2']);
+    assert.deepEqual(r.results.filter((x) => x.fired).map((x) => x.mapping), ['products-snapshot']);
+  });
+
+  it('when.changed: an update fires only if a listed column changed; without before it fires', () => {
+    const same = p({ op: 'u', before: { id: 1, category_id: 7, price: 10, name: 'a' }, after: { id: 1, category_id: 7, price: 10, name: 'b' } });
+    assert.deepEqual(same.keys, []);
+    assert.equal(same.results[0]!.why, 'unchanged');
+    const moved = p({ op: 'u', before: { id: 1, category_id: 7, price: 10 }, after: { id: 1, category_id: 8, price: 10 } });
+    assert.deepEqual([...moved.tags].sort(), ['category:7', 'category:8']);
+    const unknown = p({ op: 'u', after: { id: 1, category_id: 8, price: 10 } });
+    assert.deepEqual(unknown.keys, ['product:1']);
+    const toast = p({ op: 'u', before: { id: 1, category_id: 7, price: 10 }, after: { id: 1, category_id: '__debezium_unavailable_value', price: 10 } });
+    assert.deepEqual(toast.keys, [], 'an unchanged TOASTed column is not a change');
+  });
+
+  it('globs match schema-per-tenant tables; truncate applies on_truncate', () => {
+    const o = evaluate({ table: 'tenant_42.orders', op: 'd', before: { id: 5, tenant_id: 42 }, after: null, keyColumns: ['id'], beforeKeyOnly: false }, lang);
+    assert.deepEqual([o.keys, o.versions], [['order:42:5'], ['ns:orders:42']]);
+    assert.deepEqual(evaluate({ table: 'public.orders', op: 'c', before: null, after: { id: 1 }, keyColumns: null, beforeKeyOnly: false }, lang).mappings, []);
+    const t = evaluate({ table: 'tenant_7.orders', op: 't', before: null, after: null, keyColumns: null, beforeKeyOnly: false }, lang);
+    assert.deepEqual([t.keys, t.versions], [[], ['ns:orders:all']]);
   });
 });

@@ -41,7 +41,7 @@ describe('second delete scheduler', () => {
   });
 
   it('coalesces a key scheduled again inside the window into one later delete', async () => {
-    const { s, calls } = make(100);
+    const { s, calls } = make(300);
     const t0 = Date.now();
     const done: number[] = [];
     s.schedule(['k'], () => done.push(1));
@@ -50,7 +50,7 @@ describe('second delete scheduler', () => {
     await s.drain();
     assert.equal(calls.length, 1, JSON.stringify(calls));
     assert.deepEqual(calls[0]!.keys, ['j', 'k']);
-    assert.ok(calls[0]!.at - t0 >= 130, 'the delete honours the later first delete');
+    assert.ok(calls[0]!.at - t0 >= 330, 'the delete honours the later first delete');
     assert.deepEqual(done.sort(), [1, 2]);
   });
 
@@ -65,7 +65,9 @@ describe('second delete scheduler', () => {
     }
     await s.drain();
     assert.ok(firstDone > 0);
-    assert.ok(firstDone - t0 < 2 * 60 + 100, `first waiter done after ${firstDone - t0} ms`);
+    // bound: 2 × delay after it was first scheduled, plus timer slack on a loaded machine
+    assert.ok(firstDone - t0 < 2 * 60 + 250, `first waiter done after ${firstDone - t0} ms`);
+    assert.ok(firstDone - t0 < 15 * 20, 'it did not wait for the hot key to cool down');
   });
 
   it('with delay 0 reports done at once and deletes nothing', () => {
