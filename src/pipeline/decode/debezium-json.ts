@@ -1,6 +1,7 @@
 import { isUnsafeInteger, parseJsonExact } from '../../util/json.js';
 import type { ChangeEvent, ChangeOp, Decoded, RowImage, SourceRecord } from '../types.js';
 import { DecodeError } from './errors.js';
+import { convertRow, envelopeFieldSchema, structConverters } from './logical-types.js';
 
 const OPS: ReadonlySet<string> = new Set<ChangeOp>(['c', 'u', 'd', 'r', 't']);
 const HEARTBEAT_TOPIC = '__debezium-heartbeat';
@@ -14,13 +15,19 @@ function isObject(v: unknown): v is Json {
 }
 
 /** The JSON converter wraps a value as {schema, payload} when schemas.enable=true. */
-function unwrapSchema(doc: unknown): { payload: unknown; schemaName: string | undefined } {
+interface Unwrapped {
+  readonly payload: unknown;
+  readonly schema: unknown;
+  readonly schemaName: string | undefined;
+}
+
+function unwrapSchema(doc: unknown): Unwrapped {
   if (isObject(doc) && 'payload' in doc && 'schema' in doc && Object.keys(doc).length === 2) {
     const schema = doc['schema'];
     const name = isObject(schema) && typeof schema['name'] === 'string' ? schema['name'] : undefined;
-    return { payload: doc['payload'], schemaName: name };
+    return { payload: doc['payload'], schema, schemaName: name };
   }
-  return { payload: doc, schemaName: undefined };
+  return { payload: doc, schema: undefined, schemaName: undefined };
 }
 
 function parse(text: string, what: string, exact = false): unknown {
@@ -42,7 +49,7 @@ function lostPrecision(image: unknown): boolean {
  * Debezium's envelope carries ts_us/ts_ns beyond 2^53 in every event, so the fast JSON.parse is
  * tried first and the exact (slower) parse runs only when a row column or key lost precision.
  */
-function parseEnvelope(buf: Buffer, what: string): { payload: unknown; schemaName: string | undefined } {
+function parseEnvelope(buf: Buffer, what: string): Unwrapped {
   const text = buf.toString('utf8');
   const fast = unwrapSchema(parse(text, what));
   const p = fast.payload;
@@ -108,7 +115,7 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
   if (record.value === null || record.value.length === 0) return { kind: 'skip', reason: 'tombstone' };
   if (record.topic.startsWith(HEARTBEAT_TOPIC)) return { kind: 'skip', reason: 'heartbeat' };
 
-  const { payload, schemaName } = parseEnvelope(record.value, 'value');
+  const { payload, schema, schemaName } = parseEnvelope(record.value, 'value');
   if (schemaName === HEARTBEAT_SCHEMA) return { kind: 'skip', reason: 'heartbeat' };
   if (schemaName === TRANSACTION_SCHEMA) return { kind: 'skip', reason: 'transaction' };
   if (payload === null) return { kind: 'skip', reason: 'tombstone' };
@@ -117,7 +124,11 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
   if (!('op' in payload)) {
     const status = payload['status'];
     if ((status === 'BEGIN' || status === 'END') && 'id' in payload) return { kind: 'skip', reason: 'transaction' };
-    throw new DecodeError('invalid_envelope', 'value has no "op" field: not a Debezium change event');
+    if (isFlattened(payload, schemaName)) return decodeFlattened(record, payload, schema);
+    throw new DecodeError(
+      'invalid_envelope',
+      'value has no "op" field: not a Debezium change event (rows flattened by ExtractNewRecordState need add.fields=op,table or delete.handling.mode=rewrite)',
+    );
   }
   const op = payload['op'];
   if (op === 'm') return { kind: 'skip', reason: 'message' };
@@ -136,15 +147,19 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
     throw new DecodeError('missing_source', 'no source.schema/source.table and the topic is not <prefix>.<schema>.<table>');
   }
 
-  const before = rowImage(payload['before'], 'before');
-  const after = rowImage(payload['after'], 'after');
+  const before = convertRow(rowImage(payload['before'], 'before'), structConverters(envelopeFieldSchema(schema, 'before')));
+  const after = convertRow(rowImage(payload['after'], 'after'), structConverters(envelopeFieldSchema(schema, 'after')));
   if (op !== 't') {
     if ((op === 'c' || op === 'r') && after === null) throw new DecodeError('invalid_row_image', `op "${op}" without an "after" image`);
     if (op === 'd' && before === null) throw new DecodeError('invalid_row_image', 'op "d" without a "before" image');
     if (op === 'u' && after === null) throw new DecodeError('invalid_row_image', 'op "u" without an "after" image');
   }
+  return { kind: 'change', event: changeEvent(record, op as ChangeOp, table, before, after) };
+}
+
+function changeEvent(record: SourceRecord, op: ChangeOp, table: string, before: RowImage | null, after: RowImage | null): ChangeEvent {
   const keyColumns = keyColumnsOf(record.key);
-  const event: ChangeEvent = {
+  return {
     op: op as ChangeOp,
     table,
     before,
@@ -152,5 +167,37 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
     keyColumns,
     beforeKeyOnly: isKeyOnlyImage(before, keyColumns),
   };
-  return { kind: 'change', event };
+}
+
+/**
+ * The ExtractNewRecordState ("unwrap") SMT's output: the row itself, with `__op`, `__deleted`,
+ * `__table`, `__schema`… when add.fields / delete.handling.mode=rewrite asked for them. To tell
+ * such a row from a malformed envelope, it must carry one of those fields, or (with schemas) a
+ * row schema named `<prefix>.<schema>.<table>.Value`.
+ */
+function isFlattened(payload: Json, schemaName: string | undefined): boolean {
+  if ('before' in payload || 'after' in payload || 'source' in payload) return false;
+  if (schemaName?.endsWith('.Value')) return true;
+  return Object.keys(payload).some((k) => k === '__op' || k === '__deleted' || k === '__table');
+}
+
+function decodeFlattened(record: SourceRecord, payload: Json, schema: unknown): Decoded {
+  const row: Json = {};
+  for (const [k, v] of Object.entries(payload)) if (!k.startsWith('__')) row[k] = v;
+  const converted = convertRow(row, structConverters(schema)) ?? row;
+  const rawOp = payload['__op'];
+  const deleted = payload['__deleted'] === 'true' || payload['__deleted'] === true;
+  let op: ChangeOp;
+  if (typeof rawOp === 'string' && OPS.has(rawOp)) op = rawOp as ChangeOp;
+  else if (rawOp !== undefined) throw new DecodeError('unknown_op', `unknown __op ${JSON.stringify(rawOp)} (expected one of c, u, d, r, t)`);
+  else op = deleted ? 'd' : 'u'; // without __op a row is an upsert: invalidate what it names
+  const fromTopic = tableFromTopic(record.topic);
+  const tableName = typeof payload['__table'] === 'string' ? payload['__table'] : undefined;
+  const schemaName = typeof payload['__schema'] === 'string' ? payload['__schema'] : fromTopic?.split('.')[0];
+  const table = tableName !== undefined && schemaName !== undefined ? `${schemaName}.${tableName}` : fromTopic;
+  if (table === undefined) {
+    throw new DecodeError('missing_source', 'flattened row without __table, and the topic is not <prefix>.<schema>.<table>');
+  }
+  const isDelete = op === 'd' || deleted;
+  return { kind: 'change', event: changeEvent(record, isDelete ? 'd' : op, table, isDelete ? converted : null, isDelete ? null : converted) };
 }

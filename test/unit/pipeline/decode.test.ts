@@ -87,3 +87,33 @@ describe('Debezium JSON decoder', () => {
     assert.equal(decodeError(rec({ op: 'd', before: 'x', source })), 'invalid_row_image');
   });
 });
+
+describe('Debezium JSON decoder: flattened rows and logical types', () => {
+  it('decodes ExtractNewRecordState rows with __op/__deleted/__table', () => {
+    const c = decodeDebeziumJson(rec({ id: 5, email: 'a@x', __op: 'c', __table: 'customers', __deleted: 'false', __lsn: 1 }));
+    assert.ok(c.kind === 'change');
+    assert.deepEqual([c.event.op, c.event.table, c.event.after, c.event.before], ['c', 'inventory.customers', { id: 5, email: 'a@x' }, null]);
+    const d = decodeDebeziumJson(rec({ id: 5, email: 'a@x', __deleted: 'true' }));
+    assert.ok(d.kind === 'change');
+    assert.deepEqual([d.event.op, d.event.before, d.event.after], ['d', { id: 5, email: 'a@x' }, null]);
+    const schemaRow = { schema: { type: 'struct', name: 'shop.inventory.customers.Value', fields: [] }, payload: { id: 6 } };
+    const u = decodeDebeziumJson(rec(schemaRow, { id: 6 }, 'shop.inventory.customers'));
+    assert.ok(u.kind === 'change' && u.event.op === 'u' && u.event.table === 'inventory.customers');
+    assert.deepEqual(decodeDebeziumJson(rec('null')), { kind: 'skip', reason: 'tombstone' });
+    assert.equal(decodeError(rec({ id: 1, email: 'x' })), 'invalid_envelope');
+    assert.equal(decodeError(rec({ id: 1, __op: 'z' })), 'unknown_op');
+  });
+
+  it('renders Connect decimals as decimal text when the schema is present', () => {
+    const fields = [
+      { type: 'int64', optional: false, field: 'id' },
+      { type: 'bytes', optional: true, name: 'org.apache.kafka.connect.data.Decimal', parameters: { scale: '2' }, field: 'total' },
+      { type: 'struct', optional: true, name: 'io.debezium.data.VariableScaleDecimal', field: 'amount', fields: [] },
+    ];
+    const schema = { type: 'struct', name: 'shop.inventory.orders.Envelope', fields: [{ type: 'struct', fields, field: 'before' }, { type: 'struct', fields, field: 'after' }] };
+    const value = { schema, payload: { before: null, after: { id: 1, total: 'AeI6', amount: { scale: 3, value: '/w==' } }, source: { schema: 'inventory', table: 'orders' }, op: 'c' } };
+    const d = decodeDebeziumJson(rec(value));
+    assert.ok(d.kind === 'change');
+    assert.deepEqual(d.event.after, { id: 1, total: '1234.50', amount: '-0.001' });
+  });
+});
