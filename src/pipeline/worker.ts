@@ -164,6 +164,8 @@ export class Worker {
   async start(): Promise<void> {
     this.#lifecycle.to('starting', { tables: this.deps.mappings.tables(), secondDeleteDelayMs: this.opts.secondDeleteDelayMs });
     try {
+      // Join the group only once Redis answers: nothing to do with a batch before that.
+      await this.#retry(() => this.deps.sink.ping(), 'redis ping');
       await this.deps.source.start((batch) => this.#handleBatch(batch), {
         onAssigned: (assignment) => {
           this.#tracker.reset();
