@@ -1,64 +1,12 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
-import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
-import { describeConfig, resolveRunConfig, type RunFlags } from '../config/run-config.js';
+import { Command } from 'commander';
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
-import { composeWorker } from '../runtime/compose.js';
-import { createLogger } from '../telemetry/logger.js';
 import { explainFiles } from './explain.js';
+import { registerRun } from './run.js';
 
 /** The only place that prints to the console, handles signals and sets the exit code. */
-
-async function runCommand(flags: RunFlags): Promise<number> {
-  let config;
-  try {
-    config = resolveRunConfig(flags);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`cdc-invalidator: ${e.message}`);
-      return EXIT_CONFIG;
-    }
-    throw e;
-  }
-  const logger = createLogger({ level: config.logLevel });
-  const loaded = await loadMappings(config.mappingsDir);
-  for (const p of loaded.problems) console.error(formatProblem(p));
-  if (!loaded.set) {
-    logger.error({ problems: loaded.problems.length, dir: config.mappingsDir }, 'invalid mappings; not starting');
-    return EXIT_CONFIG;
-  }
-  logger.info({ config: describeConfig(config), mappings: loaded.set.mappings.length, files: loaded.files.length }, 'starting');
-  const worker = composeWorker(config, loaded.set, logger);
-
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
-      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down (send again to force)');
-      void worker.stop(config.shutdownGraceMs);
-    } else {
-      logger.warn({ signal }, 'forced stop: pending work is not committed and will be replayed');
-      process.exit(EXIT_FAILURE);
-    }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-
-  try {
-    await worker.start();
-  } catch (e) {
-    logger.error({ err: { message: (e as Error).message } }, 'could not start');
-    await worker.done;
-    return EXIT_FAILURE;
-  }
-  const result = await worker.done;
-  if (result.state === 'failed') {
-    logger.error({ err: { message: result.error?.message } }, 'worker failed');
-    return EXIT_FAILURE;
-  }
-  return EXIT_OK;
-}
 
 async function validateCommand(dir: string): Promise<number> {
   const loaded = await loadMappings(dir);
@@ -81,25 +29,7 @@ function program(setExit: (code: number) => void): Command {
   const p = new Command('cdc-invalidator')
     .description('Invalidates Redis cache keys from Debezium change events in Kafka')
     .showHelpAfterError();
-  p.command('run')
-    .description('consume change events and delete the mapped Redis keys (twice), committing after Redis acknowledged')
-    .option('--brokers <list>', 'Kafka bootstrap servers (env KAFKA_BROKERS, default localhost:9092)')
-    .option('--group <id>', 'consumer group (env KAFKA_GROUP_ID, default cdc-invalidator)')
-    .option('--topics <list|/regex/>', 'topics to consume (env KAFKA_TOPICS)')
-    .option('--topic-prefix <prefix>', 'Debezium topic.prefix; consumes <prefix>.<schema>.<table> of mapped tables (env TOPIC_PREFIX)')
-    .option('--redis <url>', 'Redis URL (env REDIS_URL, default redis://localhost:6379)')
-    .option('--mappings <dir>', 'mappings directory (env MAPPINGS_DIR, default ./mappings)')
-    .option('--second-delete-delay <duration>', 'delay of the second delete, 0 = off (env SECOND_DELETE_DELAY, default 1000ms)')
-    .option('--from-beginning', 'start at the earliest offset where the group has none (env FROM_BEGINNING)')
-    .option('--log-level <level>', 'log level (env LOG_LEVEL, default info)')
-    .option('--concurrency <n>', 'partitions processed concurrently (env CONCURRENCY, default 4)')
-    .option('--commit-interval <duration>', 'least time between commits (env COMMIT_INTERVAL, default 200ms)')
-    .option('--shutdown-grace <duration>', 'drain time on SIGTERM (env SHUTDOWN_GRACE, default 10s)')
-    .addOption(new Option('--session-timeout <duration>', 'group session timeout (env KAFKA_SESSION_TIMEOUT, default 30s)'))
-    .addOption(new Option('--heartbeat-interval <duration>', 'group heartbeat interval (env KAFKA_HEARTBEAT_INTERVAL, default 3s)'))
-    .addOption(new Option('--rebalance-timeout <duration>', 'group rebalance timeout (env KAFKA_REBALANCE_TIMEOUT, default 60s)'))
-    .addOption(new Option('--redis-timeout <duration>', 'Redis command timeout (env REDIS_COMMAND_TIMEOUT, default 5s)'))
-    .action(async (flags: RunFlags) => setExit(await runCommand(flags)));
+  registerRun(p, setExit);
   const mappings = p.command('mappings').description('work with mapping files');
   mappings
     .command('validate [dir]')

@@ -20,6 +20,10 @@ export interface RunFlags {
   heartbeatInterval?: string;
   rebalanceTimeout?: string;
   redisTimeout?: string;
+  onError?: string;
+  dlqTopic?: string;
+  maxRecordBytes?: string;
+  healthPort?: string;
 }
 
 export interface RunConfig {
@@ -39,6 +43,11 @@ export interface RunConfig {
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
   readonly redisTimeoutMs: number;
+  readonly onError: 'dlq' | 'fail';
+  readonly dlqTopic: string;
+  readonly maxRecordBytes: number;
+  /** 0 = no health server. */
+  readonly healthPort: number;
 }
 
 /** Flag, environment variable and default of every `run` setting: the README's table comes from here. */
@@ -59,6 +68,10 @@ export const RUN_SETTINGS = [
   ['--heartbeat-interval', 'KAFKA_HEARTBEAT_INTERVAL', '3s', 'consumer group heartbeat interval'],
   ['--rebalance-timeout', 'KAFKA_REBALANCE_TIMEOUT', '60s', 'consumer group rebalance timeout'],
   ['--redis-timeout', 'REDIS_COMMAND_TIMEOUT', '5s', 'a Redis call not answered in this time fails and is retried'],
+  ['--on-error', 'ON_ERROR', 'dlq', 'a poison record: dlq (park it in the dead-letter topic, go on) or fail (stop before it, exit 1)'],
+  ['--dlq-topic', 'DLQ_TOPIC', '<group>.dlq', 'the dead-letter topic'],
+  ['--max-record-bytes', 'MAX_RECORD_BYTES', '8388608', 'a record value larger than this is poison (too_large)'],
+  ['--health-port', 'HEALTH_PORT', '0', 'port of the HTTP server with /livez and /readyz (0 = none)'],
 ] as const;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -79,6 +92,12 @@ function duration(value: string, flag: string): number {
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag}: expected a positive integer, got "${value}"`);
+  return n;
+}
+
+function port(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new ConfigError(`${flag}: expected a port number (0 = off), got "${value}"`);
   return n;
 }
 
@@ -118,9 +137,13 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
   const heartbeatIntervalMs = duration(get(flags.heartbeatInterval, 13), '--heartbeat-interval');
   if (heartbeatIntervalMs >= sessionTimeoutMs) throw new ConfigError('--heartbeat-interval must be shorter than --session-timeout');
 
+  const group = get(flags.group, 1);
+  const onError = get(flags.onError, 16);
+  if (onError !== 'dlq' && onError !== 'fail') throw new ConfigError(`--on-error: expected dlq or fail, got "${onError}"`);
+
   return Object.freeze({
     brokers: Object.freeze(brokers),
-    group: get(flags.group, 1),
+    group,
     topics,
     redisUrl,
     mappingsDir: get(flags.mappings, 5),
@@ -134,6 +157,10 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     heartbeatIntervalMs,
     rebalanceTimeoutMs: duration(get(flags.rebalanceTimeout, 14), '--rebalance-timeout'),
     redisTimeoutMs: duration(get(flags.redisTimeout, 15), '--redis-timeout'),
+    onError,
+    dlqTopic: pick(flags.dlqTopic, env, 'DLQ_TOPIC', `${group}.dlq`),
+    maxRecordBytes: positiveInt(get(flags.maxRecordBytes, 18), '--max-record-bytes'),
+    healthPort: port(get(flags.healthPort, 19), '--health-port'),
   });
 }
 

@@ -9,6 +9,7 @@ import { sleep, type BackoffOptions } from '../util/backoff.js';
 import { Committer } from './commit/committer.js';
 import { OffsetTracker } from './commit/offset-tracker.js';
 import { DecodeError } from './decode/errors.js';
+import type { DeadLetterSink } from './sink/dead-letter.js';
 import { AbortedError, retrySink } from './sink/retry.js';
 import { SecondDeleteScheduler } from './sink/second-delete.js';
 import { SinkError, type InvalidationSink } from './sink/sink.js';
@@ -21,6 +22,10 @@ export interface WorkerOptions {
   /** Backpressure: a batch waits while more keys than this await their second delete. */
   readonly maxPendingSecondDeletes: number;
   readonly backoff: BackoffOptions;
+  /** A poison record: park it in the dead-letter topic and go on, or stop before it. */
+  readonly onError: 'dlq' | 'fail';
+  /** A record value larger than this is poison (`too_large`). */
+  readonly maxRecordBytes: number;
 }
 
 export interface WorkerDeps {
@@ -31,6 +36,8 @@ export interface WorkerDeps {
   readonly decode: (record: SourceRecord) => Decoded | Promise<Decoded>;
   readonly logger: Logger;
   readonly stats: Stats;
+  /** Required with onError 'dlq'. */
+  readonly deadLetter?: DeadLetterSink;
 }
 
 /** A record the pipeline cannot handle; the worker stops before it (nothing committed past it). */
@@ -117,6 +124,9 @@ export class Worker {
   readonly #done: Promise<WorkerResult>;
   #resolveDone!: (r: WorkerResult) => void;
   #inFlight = 0;
+  #assigned = false;
+  /** Set while a Redis call is being retried (consumption of that partition waits). */
+  #redisFailing = 0;
   #idle: (() => void)[] = [];
   #stopping: Promise<WorkerResult> | undefined;
   #statsTimer: NodeJS.Timeout | undefined;
@@ -168,6 +178,7 @@ export class Worker {
       await this.#retry(() => this.deps.sink.ping(), 'redis ping');
       await this.deps.source.start((batch) => this.#handleBatch(batch), {
         onAssigned: (assignment) => {
+          this.#assigned = true;
           this.#tracker.reset();
           const partitions = [...assignment.values()].reduce((n, ps) => n + ps.length, 0);
           this.deps.logger.info({ topics: assignment.size, partitions }, 'partitions assigned');
@@ -224,6 +235,7 @@ export class Worker {
       this.deps.logger.warn({ err: { message: (e as Error).message } }, 'kafka disconnect failed');
     }
     await this.deps.sink.close();
+    await this.deps.deadLetter?.close().catch(() => undefined);
     if (this.#statsTimer) clearInterval(this.#statsTimer);
     this.deps.logger.info({ stats: this.deps.stats.snapshot() }, 'final stats');
     const result: WorkerResult = failure ? { state: 'failed', error: failure } : { state: 'stopped' };
@@ -265,13 +277,38 @@ export class Worker {
     }
   }
 
+  /** For /readyz: running, in the group, and Redis answering. */
+  health(): { ready: boolean; state: WorkerState; groupJoined: boolean; redisOk: boolean; pendingSecondDeletes: number } {
+    const redisOk = this.#redisFailing === 0;
+    return {
+      ready: this.state === 'running' && this.#assigned && redisOk,
+      state: this.state,
+      groupJoined: this.#assigned,
+      redisOk,
+      pendingSecondDeletes: this.#pendingSecondDeletes(),
+    };
+  }
+
   async #retry<T>(op: () => Promise<T>, what: string, batch?: SourceBatch): Promise<T> {
+    let failing = false;
+    try {
+      return await this.#retryLoop(op, what, batch, () => {
+        if (!failing) this.#redisFailing++;
+        failing = true;
+      });
+    } finally {
+      if (failing) this.#redisFailing--;
+    }
+  }
+
+  async #retryLoop<T>(op: () => Promise<T>, what: string, batch: SourceBatch | undefined, onFailure: () => void): Promise<T> {
     return retrySink(op, {
       backoff: this.opts.backoff,
       signal: this.#abort.signal,
       logger: this.deps.logger,
       what,
       onRetry: async () => {
+        onFailure();
         this.deps.stats.inc('redis_retries');
         if (batch) {
           if (!batch.isActive()) throw new AbortedError('batch no longer active (rebalance or stop)');
@@ -283,6 +320,9 @@ export class Worker {
 
   async #map(record: SourceRecord): Promise<Mapped> {
     const { stats, logger } = this.deps;
+    if (record.value && record.value.length > this.opts.maxRecordBytes) {
+      return { poison: new PoisonRecordError(record, 'too_large', `value of ${record.value.length} bytes exceeds the ${this.opts.maxRecordBytes}-byte limit`) };
+    }
     let decoded: Decoded;
     try {
       const d = this.deps.decode(record);
@@ -319,6 +359,23 @@ export class Worker {
     return { plan };
   }
 
+  /** Parks a poison record; retried (the partition waits) until the dead-letter topic has it. */
+  async #deadLetter(record: SourceRecord, poison: PoisonRecordError, batch: SourceBatch): Promise<void> {
+    const dlq = this.deps.deadLetter!;
+    await this.#retry(
+      async () => {
+        try {
+          await dlq.send(record, { code: poison.code, message: poison.message });
+        } catch (e) {
+          throw new SinkError(`dead-letter produce failed: ${(e as Error).message}`, false, { cause: e });
+        }
+      },
+      'dead-letter produce',
+      batch,
+    );
+    this.deps.logger.warn({ at: recordRef(record), code: poison.code, err: { message: poison.message } }, 'poison record dead-lettered');
+  }
+
   async #handleBatch(batch: SourceBatch): Promise<void> {
     if (this.state !== 'running' || this.#abort.signal.aborted) return;
     this.#inFlight++;
@@ -344,8 +401,14 @@ export class Worker {
       this.deps.stats.inc('records');
       const mapped = await this.#map(record);
       if ('poison' in mapped) {
-        poison = mapped.poison;
-        break;
+        this.deps.stats.inc('poison_records', { code: mapped.poison.code });
+        if (this.opts.onError === 'fail' || !this.deps.deadLetter) {
+          poison = mapped.poison;
+          break;
+        }
+        await this.#deadLetter(record, mapped.poison, batch);
+        lastOffset = record.offset;
+        continue;
       }
       if ('plan' in mapped) work.add(mapped.plan);
       lastOffset = record.offset;
@@ -379,7 +442,6 @@ export class Worker {
       if (active) batch.markFetched(lastOffset);
     }
     if (poison) {
-      this.deps.stats.inc('poison_records');
       this.deps.logger.error({ at: recordRef(poison.record), code: poison.code, err: { message: poison.message } }, 'poison record: stopping before it');
       void this.#fail(poison);
     }

@@ -3,6 +3,8 @@ import type { RunConfig } from '../config/run-config.js';
 import type { MappingSet } from '../mapping/mapping-set.js';
 import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
 import { RedisSink } from '../pipeline/sink/redis-sink.js';
+import { KafkaDeadLetter } from '../pipeline/sink/dead-letter.js';
+import { createKafka } from '../pipeline/source/kafka-client.js';
 import { KafkaSource } from '../pipeline/source/kafka-source.js';
 import { topicsForPrefix } from '../pipeline/source/topics.js';
 import { Worker } from '../pipeline/worker.js';
@@ -17,10 +19,10 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       : config.topics.kind === 'regex'
         ? [config.topics.pattern]
         : topicsForPrefix(config.topics.prefix, mappings.tables());
+  const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator' }, logger);
   const source = new KafkaSource(
+    kafka,
     {
-      brokers: config.brokers,
-      clientId: 'cdc-invalidator',
       groupId: config.group,
       topics,
       fromBeginning: config.fromBeginning,
@@ -39,7 +41,17 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       commitIntervalMs: config.commitIntervalMs,
       maxPendingSecondDeletes: 200_000,
       backoff: DEFAULT_BACKOFF,
+      onError: config.onError,
+      maxRecordBytes: config.maxRecordBytes,
     },
-    { source, sink, mappings, decode: decodeDebeziumJson, logger, stats },
+    {
+      source,
+      sink,
+      mappings,
+      decode: decodeDebeziumJson,
+      logger,
+      stats,
+      ...(config.onError === 'dlq' ? { deadLetter: new KafkaDeadLetter(kafka, config.dlqTopic) } : {}),
+    },
   );
 }

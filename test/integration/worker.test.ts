@@ -103,7 +103,7 @@ describe('worker against real Redis and a Kafka-protocol broker', { timeout: 120
     }
   });
 
-  it('stops on a poison record with a clear error, committing exactly up to it', async () => {
+  it('with --on-error fail, stops on a poison record with a clear error, committing exactly up to it', async () => {
     const topic = `${uniqueName('shop')}.inventory.customers`;
     const group = uniqueName('g');
     await redis.set('customer:20', 'x');
@@ -112,7 +112,7 @@ describe('worker against real Redis and a Kafka-protocol broker', { timeout: 120
       { key: { id: 21 }, value: '{"op":"c","after":', partition: 0 },
       { key: { id: 22 }, value: customerCreate(22, 'b@x'), partition: 0 },
     ]);
-    const { worker } = await startWorker({ brokers: broker.brokers.join(','), redis: redisServer.url, topics: topic, group, mappings, secondDeleteDelay: '50ms' });
+    const { worker } = await startWorker({ brokers: broker.brokers.join(','), redis: redisServer.url, topics: topic, group, mappings, secondDeleteDelay: '50ms', onError: 'fail' });
     const result = await withTimeout(worker.done, 30_000, 'the worker stopping on the poison record');
     assert.equal(result.state, 'failed');
     assert.match(result.error?.message ?? '', new RegExp(`${topic}/0@1: invalid_json`));

@@ -1,12 +1,10 @@
-import { Kafka, logLevel, type Consumer, type EachBatchPayload, type IHeaders, type KafkaConfig, type LogEntry } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { TopicPartitionOffset } from '../commit/offset-tracker.js';
 import type { SourceRecord } from '../types.js';
 import type { BatchHandler, Source, SourceBatch, SourceEvents } from './source.js';
 
 export interface KafkaSourceOptions {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
   readonly groupId: string;
   /** Explicit topics or one regex (kafkajs matches it against the topics that exist at start). */
   readonly topics: readonly (string | RegExp)[];
@@ -16,9 +14,6 @@ export interface KafkaSourceOptions {
   readonly heartbeatIntervalMs: number;
   readonly partitionsConsumedConcurrently: number;
   readonly maxBytesPerPartition: number;
-  readonly connectionTimeoutMs?: number;
-  /** Extra client settings (SSL, SASL) passed through to kafkajs. */
-  readonly client?: Partial<KafkaConfig>;
 }
 
 function headerMap(headers: IHeaders | undefined): Record<string, string | undefined> {
@@ -31,33 +26,12 @@ function headerMap(headers: IHeaders | undefined): Record<string, string | undef
   return out;
 }
 
-/** Routes kafkajs' own logs into pino (its INFO is chatty: debug here). */
-function kafkajsLogCreator(logger: Logger) {
-  const child = logger.child({ component: 'kafkajs' });
-  return () =>
-    ({ level, log }: LogEntry) => {
-      const { message, timestamp: _t, logger: _l, ...rest } = log;
-      if (level === logLevel.ERROR) child.error(rest, message);
-      else if (level === logLevel.WARN) child.warn(rest, message);
-      else child.debug(rest, message);
-    };
-}
-
 /** The Kafka consumer group, through kafkajs: eachBatch, no auto-commit, no auto-resolve. */
 export class KafkaSource implements Source {
   readonly #consumer: Consumer;
   #assignment = new Map<string, number[]>();
 
-  constructor(private readonly opts: KafkaSourceOptions, private readonly logger: Logger) {
-    const kafka = new Kafka({
-      clientId: opts.clientId,
-      brokers: [...opts.brokers],
-      logLevel: logLevel.INFO,
-      logCreator: kafkajsLogCreator(logger),
-      connectionTimeout: opts.connectionTimeoutMs ?? 3_000,
-      retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
-      ...opts.client,
-    });
+  constructor(kafka: Kafka, private readonly opts: KafkaSourceOptions, private readonly logger: Logger) {
     this.#consumer = kafka.consumer({
       groupId: opts.groupId,
       sessionTimeout: opts.sessionTimeoutMs,
