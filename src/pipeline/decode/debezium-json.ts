@@ -94,16 +94,27 @@ function isPlaceholderValue(v: unknown): boolean {
  * real and every other column is null or an empty value. A genuine row whose non-key columns are
  * all empty is indistinguishable, and treating it as key-only loses nothing but an empty key.
  */
-function isKeyOnlyImage(image: RowImage | null, keyColumns: readonly string[] | null): boolean {
+function isKeyOnlyImage(image: RowImage | null, keyColumns: readonly string[] | null, defaults?: ReadonlyMap<string, unknown>): boolean {
   if (image === null || keyColumns === null || keyColumns.length === 0) return false;
   const keys = new Set(keyColumns);
   let nonKey = 0;
   for (const [column, value] of Object.entries(image)) {
     if (keys.has(column)) continue;
     nonKey++;
-    if (!isPlaceholderValue(value)) return false;
+    // Debezium fills a NOT NULL column with its schema default when it has one (visible only with schemas).
+    if (!isPlaceholderValue(value) && !(defaults?.has(column) && defaults.get(column) === value)) return false;
   }
   return nonKey > 0;
+}
+
+/** Column defaults declared in a row struct schema (`"default": …` on a field). */
+function schemaDefaults(rowSchema: unknown): Map<string, unknown> | undefined {
+  if (!isObject(rowSchema) || !Array.isArray(rowSchema['fields'])) return undefined;
+  let out: Map<string, unknown> | undefined;
+  for (const f of rowSchema['fields'] as unknown[]) {
+    if (isObject(f) && typeof f['field'] === 'string' && 'default' in f) (out ??= new Map()).set(f['field'], f['default']);
+  }
+  return out;
 }
 
 /**
@@ -154,10 +165,17 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
     if (op === 'd' && before === null) throw new DecodeError('invalid_row_image', 'op "d" without a "before" image');
     if (op === 'u' && after === null) throw new DecodeError('invalid_row_image', 'op "u" without an "after" image');
   }
-  return { kind: 'change', event: changeEvent(record, op as ChangeOp, table, before, after) };
+  return { kind: 'change', event: changeEvent(record, op as ChangeOp, table, before, after, schemaDefaults(envelopeFieldSchema(schema, 'before'))) };
 }
 
-function changeEvent(record: SourceRecord, op: ChangeOp, table: string, before: RowImage | null, after: RowImage | null): ChangeEvent {
+function changeEvent(
+  record: SourceRecord,
+  op: ChangeOp,
+  table: string,
+  before: RowImage | null,
+  after: RowImage | null,
+  beforeDefaults?: ReadonlyMap<string, unknown>,
+): ChangeEvent {
   const keyColumns = keyColumnsOf(record.key);
   return {
     op: op as ChangeOp,
@@ -165,7 +183,7 @@ function changeEvent(record: SourceRecord, op: ChangeOp, table: string, before: 
     before,
     after,
     keyColumns,
-    beforeKeyOnly: isKeyOnlyImage(before, keyColumns),
+    beforeKeyOnly: isKeyOnlyImage(before, keyColumns, beforeDefaults),
   };
 }
 

@@ -117,3 +117,18 @@ describe('Debezium JSON decoder: flattened rows and logical types', () => {
     assert.deepEqual(d.event.after, { id: 1, total: '1234.50', amount: '-0.001' });
   });
 });
+
+describe('Debezium JSON decoder: REPLICA IDENTITY DEFAULT with column defaults', () => {
+  it('a NOT NULL column filled with its schema default still makes a key-only image', () => {
+    const fields = [
+      { type: 'int32', optional: false, field: 'id' },
+      { type: 'string', optional: false, default: 'new', field: 'status' },
+      { type: 'string', optional: false, field: 'email' },
+    ];
+    const schema = { type: 'struct', name: 'shop.inventory.customers.Envelope', fields: [{ type: 'struct', fields, field: 'before' }, { type: 'struct', fields, field: 'after' }] };
+    const d = decodeDebeziumJson(rec({ schema, payload: { before: { id: 1, status: 'new', email: '' }, after: null, source, op: 'd' } }));
+    assert.ok(d.kind === 'change' && d.event.beforeKeyOnly === true);
+    const full = decodeDebeziumJson(rec({ schema, payload: { before: { id: 1, status: 'shipped', email: '' }, after: null, source, op: 'd' } }));
+    assert.ok(full.kind === 'change' && full.event.beforeKeyOnly === false);
+  });
+});
