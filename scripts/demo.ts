@@ -74,7 +74,7 @@ try {
 
   say('key                                   after');
   for (const k of cached) say(`${k.padEnd(38)}${(await redis.exists(k)) ? 'kept' : 'invalidated'}`);
-  say(`\nevents ${stats.get('events')}, skipped records ${stats.get('skipped_records')}, keys deleted ${stats.get('keys_deleted')} (+ ${stats.get('second_keys_deleted')} second deletes)`);
+  say(`\nevents ${stats.get('events')}, skipped records ${stats.get('skipped_records')}, keys deleted ${stats.get('invalidated', { kind: 'key', pass: 'first' })} (+ ${stats.get('invalidated', { pass: 'second' })} in the second pass)`);
   await worker.stop(5_000);
 } catch (e) {
   console.error(`demo failed: ${(e as Error).message}`);

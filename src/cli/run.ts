@@ -6,6 +6,8 @@ import { formatProblem } from '../mapping/model.js';
 import { composeWorker } from '../runtime/compose.js';
 import { startHealthServer } from '../runtime/health.js';
 import { createLogger } from '../telemetry/logger.js';
+import { Stats } from '../telemetry/stats.js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 
 /** `run`: the worker, with signals handled here (never in library code). */
 export async function runCommand(flags: RunFlags): Promise<number> {
@@ -27,7 +29,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     return EXIT_CONFIG;
   }
   logger.info({ config: describeConfig(config), mappings: loaded.set.mappings.length, files: loaded.files.length }, 'starting');
-  const worker = composeWorker(config, loaded.set, logger);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'cdc_invalidator_' });
+  const worker = composeWorker(config, loaded.set, logger, new Stats(registry));
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -43,7 +47,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const health = config.healthPort > 0 ? await startHealthServer(config.healthPort, worker, logger) : undefined;
+  const health = config.healthPort > 0 ? await startHealthServer(config.healthPort, worker, logger, registry) : undefined;
   try {
     await worker.start();
   } catch (e) {
@@ -84,6 +88,6 @@ export function registerRun(program: Command, setExit: (code: number) => void): 
     .option('--on-error <policy>', 'poison records: dlq (dead-letter and go on) or fail (stop before it) (env ON_ERROR, default dlq)')
     .option('--dlq-topic <topic>', 'dead-letter topic (env DLQ_TOPIC, default <group>.dlq)')
     .option('--max-record-bytes <n>', 'a larger record value is poison (env MAX_RECORD_BYTES, default 8388608)')
-    .option('--health-port <port>', 'HTTP /livez and /readyz on this port, 0 = off (env HEALTH_PORT, default 0)')
+    .option('--health-port <port>', 'HTTP /livez, /readyz and /metrics on this port, 0 = off (env HEALTH_PORT, default 0)')
     .action(async (flags: RunFlags) => setExit(await runCommand(flags)));
 }

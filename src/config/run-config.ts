@@ -71,7 +71,7 @@ export const RUN_SETTINGS = [
   ['--on-error', 'ON_ERROR', 'dlq', 'a poison record: dlq (park it in the dead-letter topic, go on) or fail (stop before it, exit 1)'],
   ['--dlq-topic', 'DLQ_TOPIC', '<group>.dlq', 'the dead-letter topic'],
   ['--max-record-bytes', 'MAX_RECORD_BYTES', '8388608', 'a record value larger than this is poison (too_large)'],
-  ['--health-port', 'HEALTH_PORT', '0', 'port of the HTTP server with /livez and /readyz (0 = none)'],
+  ['--health-port', 'HEALTH_PORT', '0', 'port of the HTTP server with /livez, /readyz and /metrics (0 = none)'],
 ] as const;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

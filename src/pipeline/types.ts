@@ -29,6 +29,8 @@ export interface ChangeEvent {
    * (Postgres REPLICA IDENTITY DEFAULT): its non-key columns must not be rendered.
    */
   readonly beforeKeyOnly: boolean;
+  /** When the change was committed in the database (source.ts_ms), if known. */
+  readonly sourceTsMs?: number;
 }
 
 export type SkipReason = 'tombstone' | 'heartbeat' | 'transaction' | 'message';

@@ -79,7 +79,11 @@ class BatchWork {
   /** delay (undefined = the worker's) → prefixed second-pass items */
   readonly #second = new Map<number | undefined, Set<string>>();
 
-  add(plan: Plan): void {
+  /** source.ts_ms of the batch's events, for the invalidation-lag histogram. */
+  readonly sourceTimes: number[] = [];
+
+  add(plan: Plan, sourceTsMs: number | undefined): void {
+    if (sourceTsMs !== undefined && plan.keys.length + plan.tags.length + plan.versions.length > 0) this.sourceTimes.push(sourceTsMs);
     for (const r of plan.results) {
       if (!r.fired) continue;
       let second = this.#second.get(r.secondDeleteDelayMs);
@@ -107,7 +111,7 @@ class BatchWork {
 }
 
 /** What became of one record in the map step. */
-type Mapped = { readonly plan: Plan } | { readonly skip: true } | { readonly poison: PoisonRecordError };
+type Mapped = { readonly plan: Plan; readonly sourceTsMs: number | undefined } | { readonly skip: true } | { readonly poison: PoisonRecordError };
 
 /**
  * The pipeline: source batch → decode → map → first delete (retried until Redis acknowledges)
@@ -264,16 +268,25 @@ export class Worker {
   /** One pass over Redis — keys, tags, versions — retried until acknowledged. */
   async #invalidate(work: Invalidation, what: string, batch?: SourceBatch): Promise<void> {
     const { sink, stats } = this.deps;
+    const pass = batch ? 'first' : 'second';
+    const timed = async <T>(op: string, call: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      const result = await this.#retry(call, what, batch);
+      stats.observe('redis_seconds', (performance.now() - t0) / 1000, { op });
+      return result;
+    };
     if (work.keys.length > 0) {
-      await this.#retry(() => sink.unlink(work.keys), what, batch);
+      await timed('unlink', () => sink.unlink(work.keys));
+      stats.inc('invalidated', { kind: 'key', pass }, work.keys.length);
     }
     if (work.tags.length > 0) {
-      const members = await this.#retry(() => sink.purgeTags(work.tags), what, batch);
+      const members = await timed('purge_tags', () => sink.purgeTags(work.tags));
+      stats.inc('invalidated', { kind: 'tag', pass }, work.tags.length);
       stats.inc('tag_members_deleted', undefined, members);
     }
     if (work.versions.length > 0) {
-      await this.#retry(() => sink.bumpVersions(work.versions), what, batch);
-      stats.inc('versions_bumped', undefined, work.versions.length);
+      await timed('incr', () => sink.bumpVersions(work.versions));
+      stats.inc('invalidated', { kind: 'version', pass }, work.versions.length);
     }
   }
 
@@ -295,9 +308,10 @@ export class Worker {
       return await this.#retryLoop(op, what, batch, () => {
         if (!failing) this.#redisFailing++;
         failing = true;
+        this.deps.stats.set('paused', 1);
       });
     } finally {
-      if (failing) this.#redisFailing--;
+      if (failing && --this.#redisFailing === 0) this.deps.stats.set('paused', 0);
     }
   }
 
@@ -349,14 +363,14 @@ export class Worker {
       logger.debug({ table: event.table, at: recordRef(record) }, 'no mapping for table; skipped');
     }
     for (const s of plan.skipped) {
-      stats.inc('templates_skipped', { reason: s.reason });
+      stats.inc('templates_skipped', { mapping: s.mapping, reason: s.reason });
       this.#warn.warn(
         `${s.mapping}\u0000${s.template}\u0000${s.reason}`,
         { mapping: s.mapping, template: s.template, image: s.image, reason: s.reason, column: s.column, table: event.table, at: recordRef(record) },
         'template rendered no key',
       );
     }
-    return { plan };
+    return { plan, sourceTsMs: event.sourceTsMs };
   }
 
   /** Parks a poison record; retried (the partition waits) until the dead-letter topic has it. */
@@ -410,7 +424,7 @@ export class Worker {
         lastOffset = record.offset;
         continue;
       }
-      if ('plan' in mapped) work.add(mapped.plan);
+      if ('plan' in mapped) work.add(mapped.plan, mapped.sourceTsMs);
       lastOffset = record.offset;
     }
 
@@ -421,7 +435,13 @@ export class Worker {
       }
       const first = work.firstPass();
       await this.#invalidate(first, 'first delete', batch);
-      this.deps.stats.inc('keys_deleted', undefined, first.keys.length);
+      const ackedAt = Date.now();
+      for (const t of work.sourceTimes) this.deps.stats.observe('invalidation_lag_seconds', Math.max(0, ackedAt - t) / 1000);
+      if (batch.highWatermark !== undefined) {
+        const lag = Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n);
+        this.deps.stats.set('consumer_lag', Math.max(0, lag), { topic: batch.topic, partition: String(batch.partition) });
+      }
+      this.deps.stats.set('pending_second_deletes', this.#pendingSecondDeletes());
       this.deps.logger.debug({ topic: batch.topic, partition: batch.partition, lastOffset, keys: first.keys.length, tags: first.tags.length, versions: first.versions.length }, 'batch invalidated');
       const active = batch.isActive();
       const unit = active ? this.#tracker.begin(batch.topic, batch.partition, lastOffset) : undefined;

@@ -14,8 +14,14 @@ export interface HealthServer {
 /**
  * `/livez`: the process and its event loop are alive (answered at all, with the loop's lag).
  * `/readyz`: 200 when the worker is ready, 503 otherwise, with the reasons as JSON.
+ * `/metrics`: Prometheus text format, when a metrics source is given.
  */
-export async function startHealthServer(port: number, source: HealthSource, logger: Logger, host = '0.0.0.0'): Promise<HealthServer> {
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+export async function startHealthServer(port: number, source: HealthSource, logger: Logger, metrics?: MetricsSource, host = '0.0.0.0'): Promise<HealthServer> {
   let lagMs = 0;
   let last = performance.now();
   const probe = setInterval(() => {
@@ -36,7 +42,14 @@ export async function startHealthServer(port: number, source: HealthSource, logg
       const h = source.health();
       return send(h.ready ? 200 : 503, h);
     }
-    return send(404, { error: 'not found', paths: ['/livez', '/readyz'] });
+    if (path === '/metrics' && metrics) {
+      metrics.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        (e: unknown) => send(500, { error: (e as Error).message }),
+      );
+      return;
+    }
+    return send(404, { error: 'not found', paths: ['/livez', '/readyz', ...(metrics ? ['/metrics'] : [])] });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,32 +1,89 @@
+import { Counter as PromCounter, Gauge, Histogram, type Registry } from 'prom-client';
+
 /**
- * In-process counters of what the worker did. A small interface so a Prometheus registry can
- * sit behind it later; label values are bounded (table names, ops, reasons — never a key).
+ * What the worker did: counters, histograms and gauges. Kept in memory (for logs, tests and the
+ * final summary) and, given a prom-client registry, exported in Prometheus format. Label values
+ * are bounded — topics, tables, ops, reasons, codes — never a key or a row value.
  */
-export type Counter =
-  | 'records'
-  | 'events'
-  | 'skipped_records'
-  | 'unmapped_events'
-  | 'keys_deleted'
-  | 'second_keys_deleted'
-  | 'tag_members_deleted'
-  | 'versions_bumped'
-  | 'templates_skipped'
-  | 'redis_retries'
-  | 'commits'
-  | 'poison_records';
+const COUNTERS = {
+  records: { name: 'records_consumed', help: 'Kafka records consumed', labels: [] },
+  events: { name: 'events', help: 'change events decoded', labels: ['table', 'op'] },
+  skipped_records: { name: 'records_skipped', help: 'records skipped (tombstone, heartbeat, transaction, message)', labels: ['reason'] },
+  unmapped_events: { name: 'events_unmapped', help: 'change events of tables no mapping names', labels: ['table'] },
+  invalidated: { name: 'invalidations', help: 'keys, tags and versions invalidated, per pass', labels: ['kind', 'pass'] },
+  tag_members_deleted: { name: 'tag_members_deleted', help: 'cache keys deleted as members of purged tags', labels: [] },
+  templates_skipped: { name: 'templates_skipped', help: 'templates that rendered no name', labels: ['mapping', 'reason'] },
+  redis_retries: { name: 'redis_retries', help: 'retried Redis (or dead-letter) calls', labels: [] },
+  commits: { name: 'commits', help: 'offset commits', labels: [] },
+  poison_records: { name: 'poison_records', help: 'records that could not be handled (dead-lettered or fatal)', labels: ['code'] },
+} as const satisfies Record<string, { name: string; help: string; labels: readonly string[] }>;
+
+export type Counter = keyof typeof COUNTERS;
+export type HistogramName = 'redis_seconds' | 'invalidation_lag_seconds';
+export type GaugeName = 'pending_second_deletes' | 'paused' | 'consumer_lag';
 
 export class Stats {
   readonly #counts = new Map<string, number>();
+  readonly #prom: Map<string, PromCounter<string>> | undefined;
+  readonly #histograms: Partial<Record<HistogramName, Histogram<string>>> = {};
+  readonly #gauges: Partial<Record<GaugeName, Gauge<string>>> = {};
+
+  constructor(registry?: Registry) {
+    if (!registry) return;
+    this.#prom = new Map();
+    for (const [id, c] of Object.entries(COUNTERS)) {
+      this.#prom.set(id, new PromCounter({ name: `cdc_invalidator_${c.name}_total`, help: c.help, labelNames: [...c.labels], registers: [registry] }));
+    }
+    this.#histograms.redis_seconds = new Histogram({
+      name: 'cdc_invalidator_redis_command_duration_seconds',
+      help: 'time of one Redis pass (a pipeline of UNLINKs, a tag purge, INCRs), by operation',
+      labelNames: ['op'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
+    this.#histograms.invalidation_lag_seconds = new Histogram({
+      name: 'cdc_invalidator_invalidation_lag_seconds',
+      help: "time from the change's commit in the database (source.ts_ms) to Redis acknowledging its first delete",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    });
+    this.#gauges.pending_second_deletes = new Gauge({ name: 'cdc_invalidator_pending_second_deletes', help: 'keys and tags awaiting their second delete', registers: [registry] });
+    this.#gauges.paused = new Gauge({ name: 'cdc_invalidator_paused', help: '1 while consumption waits on Redis or the dead-letter topic', registers: [registry] });
+    this.#gauges.consumer_lag = new Gauge({ name: 'cdc_invalidator_consumer_lag', help: 'records behind the partition end, at the last batch', labelNames: ['topic', 'partition'], registers: [registry] });
+  }
 
   inc(counter: Counter, labels?: Readonly<Record<string, string>>, by = 1): void {
     const id = labels ? `${counter}{${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')}}` : counter;
     this.#counts.set(id, (this.#counts.get(id) ?? 0) + by);
+    if (this.#prom) {
+      const c = this.#prom.get(counter)!;
+      if (labels) c.inc(labels, by);
+      else c.inc(by);
+    }
   }
 
-  get(counter: Counter): number {
+  observe(h: HistogramName, seconds: number, labels?: Readonly<Record<string, string>>): void {
+    const hist = this.#histograms[h];
+    if (!hist) return;
+    if (labels) hist.observe(labels, seconds);
+    else hist.observe(seconds);
+  }
+
+  set(g: GaugeName, value: number, labels?: Readonly<Record<string, string>>): void {
+    const gauge = this.#gauges[g];
+    if (!gauge) return;
+    if (labels) gauge.set(labels, value);
+    else gauge.set(value);
+  }
+
+  /** The total of a counter, over the label sets that include every given label. */
+  get(counter: Counter, labels?: Readonly<Record<string, string>>): number {
     let total = 0;
-    for (const [id, n] of this.#counts) if (id === counter || id.startsWith(`${counter}{`)) total += n;
+    const wanted = labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`) : [];
+    for (const [id, n] of this.#counts) {
+      if (id !== counter && !id.startsWith(`${counter}{`)) continue;
+      if (wanted.every((w) => id.includes(`{${w}`) || id.includes(`,${w}`))) total += n;
+    }
     return total;
   }
 

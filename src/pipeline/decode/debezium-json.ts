@@ -165,7 +165,9 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
     if (op === 'd' && before === null) throw new DecodeError('invalid_row_image', 'op "d" without a "before" image');
     if (op === 'u' && after === null) throw new DecodeError('invalid_row_image', 'op "u" without an "after" image');
   }
-  return { kind: 'change', event: changeEvent(record, op as ChangeOp, table, before, after, schemaDefaults(envelopeFieldSchema(schema, 'before'))) };
+  const tsMs = isObject(source) && typeof source['ts_ms'] === 'number' ? source['ts_ms'] : undefined;
+  const event = changeEvent(record, op as ChangeOp, table, before, after, schemaDefaults(envelopeFieldSchema(schema, 'before')));
+  return { kind: 'change', event: tsMs === undefined ? event : { ...event, sourceTsMs: tsMs } };
 }
 
 function changeEvent(
@@ -217,5 +219,10 @@ function decodeFlattened(record: SourceRecord, payload: Json, schema: unknown): 
     throw new DecodeError('missing_source', 'flattened row without __table, and the topic is not <prefix>.<schema>.<table>');
   }
   const isDelete = op === 'd' || deleted;
+  const tsMs = typeof payload['__source_ts_ms'] === 'number' ? payload['__source_ts_ms'] : undefined;
+  if (tsMs !== undefined) {
+    const event = changeEvent(record, isDelete ? 'd' : op, table, isDelete ? converted : null, isDelete ? null : converted);
+    return { kind: 'change', event: { ...event, sourceTsMs: tsMs } };
+  }
   return { kind: 'change', event: changeEvent(record, isDelete ? 'd' : op, table, isDelete ? converted : null, isDelete ? null : converted) };
 }

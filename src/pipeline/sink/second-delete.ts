@@ -155,7 +155,6 @@ export class SecondDeleteScheduler {
       .then(
         () => {
           if (this.#abandoned) return;
-          this.opts.stats.inc('second_keys_deleted', undefined, entries.length);
           for (const e of entries) {
             if (this.#latest.get(e.key) === e) this.#latest.delete(e.key);
             for (const w of e.waiters) if (--w.remaining === 0) w.done();

@@ -78,6 +78,7 @@ export class KafkaSource implements Source {
       topic,
       partition,
       records,
+      highWatermark: p.batch.highWatermark,
       heartbeat: () => p.heartbeat(),
       isActive: () => p.isRunning() && !p.isStale(),
       markFetched: (offset) => p.resolveOffset(offset),

@@ -6,6 +6,8 @@ export interface SourceBatch {
   readonly topic: string;
   readonly partition: number;
   readonly records: readonly SourceRecord[];
+  /** The partition's end offset when the batch was fetched (for consumer lag), if known. */
+  readonly highWatermark?: string;
   /** Keeps group membership alive during a long wait; throws when the group is rebalancing. */
   heartbeat(): Promise<void>;
   /** False once the batch is stale (rebalance, seek) or the consumer is stopping. */
