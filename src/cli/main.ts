@@ -4,6 +4,7 @@ import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
 import { explainFiles } from './explain.js';
+import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
 
 /** The only place that prints to the console, handles signals and sets the exit code. */
@@ -30,6 +31,7 @@ function program(setExit: (code: number) => void): Command {
     .description('Invalidates Redis cache keys from Debezium change events in Kafka')
     .showHelpAfterError();
   registerRun(p, setExit);
+  registerReplay(p, setExit);
   const mappings = p.command('mappings').description('work with mapping files');
   mappings
     .command('validate [dir]')

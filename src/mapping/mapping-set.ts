@@ -1,3 +1,4 @@
+import type { ChangeOp } from '../pipeline/types.js';
 import type { Mapping } from './model.js';
 
 /** The compiled mappings, looked up by `schema.table` (exact names and globs). Immutable. */
@@ -37,6 +38,11 @@ export class MappingSet {
   /** Table patterns with globs, for topic subscription by regex. */
   globs(): string[] {
     return [...new Set(this.#globs.map((m) => m.table.source))];
+  }
+
+  /** The same mappings, each also firing on `ops` (replay's --ops r). */
+  withOps(ops: readonly ChangeOp[]): MappingSet {
+    return new MappingSet(this.mappings.map((m) => ({ ...m, ops: new Set([...m.ops, ...ops]) })));
   }
 
   /** Restricts to the named mappings (replay's --mapping); unknown names throw. */

@@ -22,8 +22,11 @@ export interface WorkerOptions {
   /** Backpressure: a batch waits while more keys than this await their second delete. */
   readonly maxPendingSecondDeletes: number;
   readonly backoff: BackoffOptions;
-  /** A poison record: park it in the dead-letter topic and go on, or stop before it. */
-  readonly onError: 'dlq' | 'fail';
+  /**
+   * A poison record: park it in the dead-letter topic and go on, stop before it, or (replays,
+   * which re-read records the live worker already dead-lettered) count it and go on.
+   */
+  readonly onError: 'dlq' | 'fail' | 'skip';
   /** A record value larger than this is poison (`too_large`). */
   readonly maxRecordBytes: number;
 }
@@ -416,6 +419,11 @@ export class Worker {
       const mapped = await this.#map(record);
       if ('poison' in mapped) {
         this.deps.stats.inc('poison_records', { code: mapped.poison.code });
+        if (this.opts.onError === 'skip') {
+          this.deps.logger.warn({ at: recordRef(record), code: mapped.poison.code }, 'poison record skipped');
+          lastOffset = record.offset;
+          continue;
+        }
         if (this.opts.onError === 'fail' || !this.deps.deadLetter) {
           poison = mapped.poison;
           break;

@@ -1,0 +1,201 @@
+import { Option, type Command } from 'commander';
+import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
+import { resolveRunConfig, type RunFlags } from '../config/run-config.js';
+import { loadMappings } from '../mapping/load.js';
+import { formatProblem } from '../mapping/model.js';
+import { RedisSink } from '../pipeline/sink/redis-sink.js';
+import { createKafka } from '../pipeline/source/kafka-client.js';
+import { CHANGE_OPS, type ChangeOp } from '../pipeline/types.js';
+import { executeReset, planReset, showOffsets, type ResetTarget } from '../replay/offsets.js';
+import { parsePosition, type Position } from '../replay/positions.js';
+import { runReplay } from '../replay/replay.js';
+import { createLogger } from '../telemetry/logger.js';
+import { topicsForPrefix } from '../pipeline/source/topics.js';
+
+interface ReplayFlags extends RunFlags {
+  from: string;
+  to: string;
+  mapping?: string[];
+  ops?: string;
+  dryRun?: boolean;
+  maxRate?: string;
+}
+
+function position(value: string, flag: string): Position {
+  try {
+    return parsePosition(value);
+  } catch (e) {
+    throw new ConfigError(`${flag}: ${(e as Error).message}`);
+  }
+}
+
+async function replayCommand(flags: ReplayFlags): Promise<number> {
+  let config;
+  let from: Position;
+  let to: Position;
+  try {
+    config = resolveRunConfig(flags);
+    from = position(flags.from, '--from');
+    to = position(flags.to, '--to');
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`cdc-invalidator: ${e.message}`);
+      return EXIT_CONFIG;
+    }
+    throw e;
+  }
+  const logger = createLogger({ level: config.logLevel, destination: 2 });
+  const loaded = await loadMappings(config.mappingsDir);
+  for (const p of loaded.problems) console.error(formatProblem(p));
+  if (!loaded.set) return EXIT_CONFIG;
+  let mappings = loaded.set;
+  try {
+    if (flags.mapping?.length) mappings = mappings.only(flags.mapping);
+    if (flags.ops) {
+      const ops = flags.ops.split(',').map((o) => o.trim());
+      const bad = ops.filter((o) => !(CHANGE_OPS as readonly string[]).includes(o));
+      if (bad.length) throw new ConfigError(`--ops: unknown op(s) ${bad.join(', ')}`);
+      mappings = mappings.withOps(ops as ChangeOp[]);
+    }
+  } catch (e) {
+    console.error(`cdc-invalidator: ${(e as Error).message}`);
+    return EXIT_CONFIG;
+  }
+  const maxRate = flags.maxRate === undefined ? undefined : Number(flags.maxRate);
+  if (maxRate !== undefined && !(maxRate > 0)) {
+    console.error('cdc-invalidator: --max-rate: expected a positive number of keys per second');
+    return EXIT_CONFIG;
+  }
+  const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-replay' }, logger);
+  try {
+    const summary = await runReplay(
+      kafka,
+      () => new RedisSink({ url: config.redisUrl, commandTimeoutMs: config.redisTimeoutMs, chunkSize: 512 }, logger),
+      {
+        topics: config.topics,
+        mappings,
+        from,
+        to,
+        dryRun: flags.dryRun ?? false,
+        maxRate,
+        secondDeleteDelayMs: config.secondDeleteDelayMs,
+        sessionTimeoutMs: config.sessionTimeoutMs,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        rebalanceTimeoutMs: config.rebalanceTimeoutMs,
+        progressIntervalMs: 5_000,
+      },
+      logger,
+    );
+    console.log(JSON.stringify(summary, null, 2));
+    return EXIT_OK;
+  } catch (e) {
+    logger.error({ err: { message: (e as Error).message } }, 'replay failed');
+    return EXIT_FAILURE;
+  }
+}
+
+interface OffsetsFlags extends RunFlags {
+  to?: string;
+  shiftBy?: string;
+  execute?: boolean;
+}
+
+async function offsetsCommand(action: 'show' | 'reset', flags: OffsetsFlags): Promise<number> {
+  let config;
+  let target: ResetTarget | undefined;
+  try {
+    config = resolveRunConfig(flags);
+    if (action === 'reset') {
+      if ((flags.to === undefined) === (flags.shiftBy === undefined)) throw new ConfigError('reset: give exactly one of --to and --shift-by');
+      target = flags.to !== undefined ? { kind: 'position', position: position(flags.to, '--to') } : { kind: 'shift', by: BigInt(flags.shiftBy!) };
+    }
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof SyntaxError) {
+      console.error(`cdc-invalidator: ${e.message}`);
+      return EXIT_CONFIG;
+    }
+    throw e;
+  }
+  const logger = createLogger({ level: config.logLevel, destination: 2 });
+  const admin = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-offsets' }, logger).admin();
+  await admin.connect();
+  try {
+    let topics: string[];
+    if (config.topics.kind === 'list') topics = [...config.topics.topics];
+    else if (config.topics.kind === 'regex') {
+      const re = config.topics.pattern;
+      topics = (await admin.listTopics()).filter((t) => re.test(t)).sort();
+    } else {
+      const loaded = await loadMappings(config.mappingsDir);
+      if (!loaded.set) {
+        for (const p of loaded.problems) console.error(formatProblem(p));
+        return EXIT_CONFIG;
+      }
+      topics = topicsForPrefix(config.topics.prefix, loaded.set.tables());
+    }
+    if (action === 'show') {
+      console.log('TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG');
+      for (const o of await showOffsets(admin, config.group, topics)) {
+        console.log(`${o.topic}\t${o.partition}\t${o.committed < 0n ? '-' : o.committed}\t${o.end}\t${o.lag}`);
+      }
+      return EXIT_OK;
+    }
+    const steps = await planReset(admin, config.group, topics, target!);
+    console.log('TOPIC\tPARTITION\tCURRENT\tNEW');
+    for (const s of steps) console.log(`${s.topic}\t${s.partition}\t${s.current < 0n ? '-' : s.current}\t${s.target}`);
+    if (!flags.execute) {
+      console.error('dry run: nothing changed (add --execute to apply)');
+      return EXIT_OK;
+    }
+    await executeReset(admin, config.group, steps);
+    console.error(`offsets of group ${config.group} reset`);
+    return EXIT_OK;
+  } catch (e) {
+    console.error(`cdc-invalidator: ${(e as Error).message}`);
+    return EXIT_FAILURE;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function connectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--brokers <list>', 'Kafka bootstrap servers (env KAFKA_BROKERS)')
+    .option('--topics <list|/regex/>', 'topics (env KAFKA_TOPICS)')
+    .option('--topic-prefix <prefix>', 'Debezium topic.prefix (env TOPIC_PREFIX)')
+    .option('--mappings <dir>', 'mappings directory (env MAPPINGS_DIR)')
+    .option('--log-level <level>', 'log level (env LOG_LEVEL)')
+    .addOption(new Option('--session-timeout <duration>').hideHelp())
+    .addOption(new Option('--heartbeat-interval <duration>').hideHelp())
+    .addOption(new Option('--rebalance-timeout <duration>').hideHelp());
+}
+
+export function registerReplay(program: Command, setExit: (code: number) => void): void {
+  connectionOptions(
+    program
+      .command('replay')
+      .description('re-invalidate the keys of a window of change events (own reader; the live group is untouched)'),
+  )
+    .option('--redis <url>', 'Redis URL (env REDIS_URL)')
+    .option('--from <position>', 'earliest | latest | now | ISO time | duration ago (2h) | p:offset,…', 'earliest')
+    .option('--to <position>', 'same forms; the window ends before it', 'latest')
+    .option('--mapping <name>', 'apply only this mapping (repeatable)', collect)
+    .option('--ops <list>', 'also fire on these ops, e.g. r to replay snapshot reads')
+    .option('--dry-run', 'count events and distinct keys, print a sample; touch nothing')
+    .option('--max-rate <keys/s>', 'at most this many keys per second to Redis')
+    .option('--second-delete-delay <duration>', 'second delete delay (0 = off)')
+    .action(async (flags: ReplayFlags) => setExit(await replayCommand(flags)));
+
+  const offsets = program.command('offsets').description("the live group's offsets");
+  connectionOptions(offsets.command('show').description('committed offset, end offset and lag per partition'))
+    .option('--group <id>', 'consumer group (env KAFKA_GROUP_ID)')
+    .action(async (flags: OffsetsFlags) => setExit(await offsetsCommand('show', flags)));
+  connectionOptions(offsets.command('reset').description('plan (and with --execute apply) new committed offsets; refuses while the group has members'))
+    .option('--group <id>', 'consumer group (env KAFKA_GROUP_ID)')
+    .option('--to <position>', 'earliest | latest | ISO time | duration ago | p:offset,…')
+    .option('--shift-by <n>', 'move every partition by n (negative: back)')
+    .option('--execute', 'apply the plan')
+    .action(async (flags: OffsetsFlags) => setExit(await offsetsCommand('reset', flags)));
+}

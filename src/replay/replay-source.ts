@@ -1,0 +1,123 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { TopicPartitionOffset } from '../pipeline/commit/offset-tracker.js';
+import type { BatchHandler, Source, SourceEvents } from '../pipeline/source/source.js';
+import type { SourceRecord } from '../pipeline/types.js';
+
+/** [from, to) per partition of one topic. */
+export interface TopicRange {
+  readonly topic: string;
+  readonly ranges: ReadonlyMap<number, { readonly from: bigint; readonly to: bigint }>;
+}
+
+export interface ReplaySourceOptions {
+  readonly ranges: readonly TopicRange[];
+  /** Throwaway group: replays never read or move the live group's offsets. */
+  readonly groupId: string;
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly rebalanceTimeoutMs: number;
+}
+
+/**
+ * Reads fixed offset windows. kafkajs has no manual assignment, so it joins a throwaway group of
+ * its own (never committing), seeks every partition to its start, hands over only records inside
+ * the window, and reports when every partition has reached its end.
+ */
+export class ReplaySource implements Source {
+  readonly #consumer: Consumer;
+  readonly #remaining = new Set<string>();
+  #onAllDone: (() => void) | undefined;
+  readonly done: Promise<void>;
+
+  constructor(kafka: Kafka, private readonly opts: ReplaySourceOptions, private readonly logger: Logger) {
+    this.#consumer = kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs,
+      rebalanceTimeout: opts.rebalanceTimeoutMs,
+      heartbeatInterval: opts.heartbeatIntervalMs,
+      allowAutoTopicCreation: false,
+    });
+    for (const t of opts.ranges) for (const [p, r] of t.ranges) if (r.to > r.from) this.#remaining.add(`${t.topic}\u0000${p}`);
+    this.done = new Promise((resolve) => (this.#onAllDone = resolve));
+    if (this.#remaining.size === 0) this.#onAllDone?.();
+  }
+
+  /** Partitions whose window still has records to read. */
+  get remaining(): number {
+    return this.#remaining.size;
+  }
+
+  #range(topic: string, partition: number): { from: bigint; to: bigint } | undefined {
+    return this.opts.ranges.find((t) => t.topic === topic)?.ranges.get(partition);
+  }
+
+  async start(handler: BatchHandler, events: SourceEvents): Promise<void> {
+    const c = this.#consumer;
+    c.on(c.events.GROUP_JOIN, (e) => events.onAssigned(new Map(Object.entries(e.payload.memberAssignment).map(([t, ps]) => [t, [...ps]]))));
+    c.on(c.events.CRASH, (e) => {
+      const { error, restart } = e.payload as { error: Error; restart: boolean };
+      if (!restart) events.onCrash(error);
+    });
+    await c.connect();
+    await c.subscribe({ topics: this.opts.ranges.map((t) => t.topic), fromBeginning: true });
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (p) => this.#batch(p, handler),
+    });
+    for (const t of this.opts.ranges) {
+      for (const [partition, r] of t.ranges) c.seek({ topic: t.topic, partition, offset: r.from.toString() });
+    }
+  }
+
+  async #batch(p: EachBatchPayload, handler: BatchHandler): Promise<void> {
+    const { topic, partition } = p.batch;
+    const id = `${topic}\u0000${partition}`;
+    const range = this.#range(topic, partition);
+    if (!range || !this.#remaining.has(id)) return;
+    const records: SourceRecord[] = [];
+    let reachedEnd = false;
+    for (const m of p.batch.messages) {
+      const o = BigInt(m.offset);
+      if (o >= range.to - 1n) reachedEnd = true;
+      if (o < range.from || o >= range.to) continue;
+      const headers: Record<string, string | undefined> = {};
+      for (const [k, v] of Object.entries(m.headers ?? {})) {
+        const first = Array.isArray(v) ? v[0] : v;
+        headers[k] = first === undefined ? undefined : Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+      }
+      records.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers });
+    }
+    if (records.length > 0) {
+      await handler({
+        topic,
+        partition,
+        records,
+        highWatermark: p.batch.highWatermark,
+        heartbeat: () => p.heartbeat(),
+        isActive: () => p.isRunning() && !p.isStale(),
+        markFetched: (offset) => p.resolveOffset(offset),
+      });
+    } else if (p.batch.messages.length > 0) {
+      p.resolveOffset(p.batch.lastOffset());
+    }
+    if (reachedEnd) {
+      this.#remaining.delete(id);
+      this.#consumer.pause([{ topic, partitions: [partition] }]);
+      this.logger.debug({ topic, partition }, 'replay window done');
+      if (this.#remaining.size === 0) this.#onAllDone?.();
+    }
+  }
+
+  /** A replay never commits: the live group's offsets stay where they are. */
+  async commit(_offsets: readonly TopicPartitionOffset[]): Promise<void> {}
+
+  pauseAll(): void {
+    this.#consumer.pause(this.opts.ranges.map((t) => ({ topic: t.topic })));
+  }
+
+  async stop(): Promise<void> {
+    await this.#consumer.disconnect();
+  }
+}
