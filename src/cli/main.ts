@@ -6,6 +6,7 @@ import { formatProblem } from '../mapping/model.js';
 import { explainFiles } from './explain.js';
 import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
+import { registerTap } from './tap.js';
 
 /** The only place that prints to the console, handles signals and sets the exit code. */
 
@@ -32,6 +33,7 @@ function program(setExit: (code: number) => void): Command {
     .showHelpAfterError();
   registerRun(p, setExit);
   registerReplay(p, setExit);
+  registerTap(p, setExit);
   const mappings = p.command('mappings').description('work with mapping files');
   mappings
     .command('validate [dir]')

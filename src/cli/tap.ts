@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
+import { resolveRunConfig, type RunFlags } from '../config/run-config.js';
+import { evaluate } from '../mapping/evaluate.js';
+import { loadMappings } from '../mapping/load.js';
+import { formatProblem } from '../mapping/model.js';
+import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
+import { DecodeError } from '../pipeline/decode/errors.js';
+import { createKafka } from '../pipeline/source/kafka-client.js';
+import { topicsForPrefix } from '../pipeline/source/topics.js';
+import { createLogger } from '../telemetry/logger.js';
+
+interface TapFlags extends RunFlags {
+  table?: string;
+  limit?: string;
+}
+
+/**
+ * `tap`: a live, read-only look at what the worker decides. Joins a throwaway group (the live
+ * group is untouched, nothing is committed), reads the newest records, and prints one JSON line
+ * per event with what it would invalidate. Notices go to stderr.
+ */
+async function tapCommand(flags: TapFlags): Promise<number> {
+  let config;
+  try {
+    config = resolveRunConfig(flags);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`cdc-invalidator: ${e.message}`);
+      return EXIT_CONFIG;
+    }
+    throw e;
+  }
+  const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
+  if (!(limit > 0)) {
+    console.error('cdc-invalidator: --limit: expected a positive number');
+    return EXIT_CONFIG;
+  }
+  const loaded = await loadMappings(config.mappingsDir);
+  for (const p of loaded.problems) console.error(formatProblem(p));
+  if (!loaded.set) return EXIT_CONFIG;
+  const mappings = loaded.set;
+  const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: 2 });
+  const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-tap' }, logger);
+  const topics = config.topics.kind === 'list' ? [...config.topics.topics] : config.topics.kind === 'regex' ? [config.topics.pattern] : topicsForPrefix(config.topics.prefix, mappings.tables());
+  const consumer = kafka.consumer({
+    groupId: `cdc-invalidator-tap-${randomUUID()}`,
+    sessionTimeout: config.sessionTimeoutMs,
+    heartbeatInterval: config.heartbeatIntervalMs,
+    rebalanceTimeout: config.rebalanceTimeoutMs,
+  });
+  let printed = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  process.once('SIGINT', () => finish());
+  process.once('SIGTERM', () => finish());
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics, fromBeginning: false });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ topic, partition, message }) => {
+        if (printed >= limit) return;
+        const record = { topic, partition, offset: message.offset, key: message.key, value: message.value, headers: {} };
+        let line: Record<string, unknown>;
+        try {
+          const d = decodeDebeziumJson(record);
+          if (d.kind === 'skip') return;
+          if (flags.table && d.event.table !== flags.table) return;
+          const plan = evaluate(d.event, mappings);
+          line = { topic, partition, offset: message.offset, table: d.event.table, op: d.event.op, mappings: plan.mappings, keys: plan.keys, tags: plan.tags, versions: plan.versions, skipped: plan.skipped.map((s) => `${s.mapping}:${s.template}:${s.reason}`) };
+        } catch (e) {
+          line = { topic, partition, offset: message.offset, error: (e as Error).message, ...(e instanceof DecodeError ? { code: e.code } : {}) };
+        }
+        console.log(JSON.stringify(line));
+        if (++printed >= limit) finish();
+      },
+    });
+    console.error(`tapping ${topics.join(', ')} (newest records; Ctrl-C to stop)`);
+    await finished;
+    return EXIT_OK;
+  } catch (e) {
+    console.error(`cdc-invalidator: ${(e as Error).message}`);
+    return EXIT_FAILURE;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+export function registerTap(program: Command, setExit: (code: number) => void): void {
+  program
+    .command('tap')
+    .description('print what the newest change events would invalidate (read-only; joins no live group, commits nothing)')
+    .option('--brokers <list>', 'Kafka bootstrap servers (env KAFKA_BROKERS)')
+    .option('--topics <list|/regex/>', 'topics (env KAFKA_TOPICS)')
+    .option('--topic-prefix <prefix>', 'Debezium topic.prefix (env TOPIC_PREFIX)')
+    .option('--mappings <dir>', 'mappings directory (env MAPPINGS_DIR)')
+    .option('--table <schema.table>', 'only events of this table')
+    .option('--limit <n>', 'stop after n events')
+    .option('--session-timeout <duration>', 'group session timeout')
+    .option('--heartbeat-interval <duration>', 'group heartbeat interval')
+    .option('--rebalance-timeout <duration>', 'group rebalance timeout')
+    .action(async (flags: TapFlags) => setExit(await tapCommand(flags)));
+}
