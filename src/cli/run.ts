@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
-import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
-import { describeConfig, resolveRunConfig, type RunFlags } from '../config/run-config.js';
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
+import { describeConfig, type RunFlags } from '../config/run-config.js';
+import { configOrReport } from './config.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
 import { composeWorker } from '../runtime/compose.js';
@@ -11,16 +12,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 
 /** `run`: the worker, with signals handled here (never in library code). */
 export async function runCommand(flags: RunFlags): Promise<number> {
-  let config;
-  try {
-    config = resolveRunConfig(flags);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`cdc-invalidator: ${e.message}`);
-      return EXIT_CONFIG;
-    }
-    throw e;
-  }
+  const config = configOrReport(flags);
+  if (!config) return EXIT_CONFIG;
   const logger = createLogger({ level: config.logLevel });
   const loaded = await loadMappings(config.mappingsDir);
   for (const p of loaded.problems) console.error(formatProblem(p));

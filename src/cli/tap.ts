@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
-import { resolveRunConfig, type RunFlags } from '../config/run-config.js';
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
+import type { RunFlags } from '../config/run-config.js';
+import { configOrReport } from './config.js';
 import { evaluate } from '../mapping/evaluate.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
@@ -22,16 +23,8 @@ interface TapFlags extends RunFlags {
  * per event with what it would invalidate. Notices go to stderr.
  */
 async function tapCommand(flags: TapFlags): Promise<number> {
-  let config;
-  try {
-    config = resolveRunConfig(flags);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`cdc-invalidator: ${e.message}`);
-      return EXIT_CONFIG;
-    }
-    throw e;
-  }
+  const config = configOrReport(flags);
+  if (!config) return EXIT_CONFIG;
   const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
   if (!(limit > 0)) {
     console.error('cdc-invalidator: --limit: expected a positive number');

@@ -2,7 +2,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { TopicPartitionOffset } from '../pipeline/commit/offset-tracker.js';
 import type { BatchHandler, Source, SourceEvents } from '../pipeline/source/source.js';
-import type { SourceRecord } from '../pipeline/types.js';
+import { toSourceBatch } from '../pipeline/source/kafkajs-batch.js';
 
 /** [from, to) per partition of one topic. */
 export interface TopicRange {
@@ -76,29 +76,10 @@ export class ReplaySource implements Source {
     const id = `${topic}\u0000${partition}`;
     const range = this.#range(topic, partition);
     if (!range || !this.#remaining.has(id)) return;
-    const records: SourceRecord[] = [];
-    let reachedEnd = false;
-    for (const m of p.batch.messages) {
-      const o = BigInt(m.offset);
-      if (o >= range.to - 1n) reachedEnd = true;
-      if (o < range.from || o >= range.to) continue;
-      const headers: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(m.headers ?? {})) {
-        const first = Array.isArray(v) ? v[0] : v;
-        headers[k] = first === undefined ? undefined : Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-      }
-      records.push({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers });
-    }
-    if (records.length > 0) {
-      await handler({
-        topic,
-        partition,
-        records,
-        highWatermark: p.batch.highWatermark,
-        heartbeat: () => p.heartbeat(),
-        isActive: () => p.isRunning() && !p.isStale(),
-        markFetched: (offset) => p.resolveOffset(offset),
-      });
+    const reachedEnd = p.batch.messages.some((m) => BigInt(m.offset) >= range.to - 1n);
+    const inside = p.batch.messages.filter((m) => BigInt(m.offset) >= range.from && BigInt(m.offset) < range.to);
+    if (inside.length > 0) {
+      await handler(toSourceBatch(p, inside));
     } else if (p.batch.messages.length > 0) {
       p.resolveOffset(p.batch.lastOffset());
     }

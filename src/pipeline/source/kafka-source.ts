@@ -1,7 +1,7 @@
-import type { Consumer, EachBatchPayload, IHeaders, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { TopicPartitionOffset } from '../commit/offset-tracker.js';
-import type { SourceRecord } from '../types.js';
+import { toSourceBatch } from './kafkajs-batch.js';
 import type { BatchHandler, Source, SourceBatch, SourceEvents } from './source.js';
 
 export interface KafkaSourceOptions {
@@ -14,16 +14,6 @@ export interface KafkaSourceOptions {
   readonly heartbeatIntervalMs: number;
   readonly partitionsConsumedConcurrently: number;
   readonly maxBytesPerPartition: number;
-}
-
-function headerMap(headers: IHeaders | undefined): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  if (!headers) return out;
-  for (const [k, v] of Object.entries(headers)) {
-    const first = Array.isArray(v) ? v[0] : v;
-    out[k] = first === undefined ? undefined : Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-  }
-  return out;
 }
 
 /** The Kafka consumer group, through kafkajs: eachBatch, no auto-commit, no auto-resolve. */
@@ -65,24 +55,7 @@ export class KafkaSource implements Source {
   }
 
   #toBatch(p: EachBatchPayload): SourceBatch {
-    const { topic, partition } = p.batch;
-    const records: SourceRecord[] = p.batch.messages.map((m) => ({
-      topic,
-      partition,
-      offset: m.offset,
-      key: m.key,
-      value: m.value,
-      headers: headerMap(m.headers),
-    }));
-    return {
-      topic,
-      partition,
-      records,
-      highWatermark: p.batch.highWatermark,
-      heartbeat: () => p.heartbeat(),
-      isActive: () => p.isRunning() && !p.isStale(),
-      markFetched: (offset) => p.resolveOffset(offset),
-    };
+    return toSourceBatch(p, p.batch.messages);
   }
 
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
