@@ -1,9 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
+import type { Command } from 'commander';
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
 import { evaluate } from '../mapping/evaluate.js';
+import { explainEvent, explanationLines, opName, type MappingExplanation } from '../mapping/explain-plan.js';
+import { loadMappings } from '../mapping/load.js';
 import type { MappingSet } from '../mapping/mapping-set.js';
+import { formatProblem } from '../mapping/model.js';
+import { recordFromText } from '../mapping/record-input.js';
 import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
-import type { SourceRecord } from '../pipeline/types.js';
 
 export interface ExplainLine {
   readonly file: string;
@@ -11,37 +15,15 @@ export interface ExplainLine {
   readonly [field: string]: unknown;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
- * A file holds one Kafka record value as JSON, or a record `{topic, key, value, headers}`
- * (the shape `kcat -J` and our fixtures use), so the key and topic can be given too.
+ * Decodes and maps each file without Kafka or Redis: one result per file. A file holds one Kafka
+ * record value as JSON, or a record `{topic, key, value, headers}` (the shape `kcat -J` and our
+ * fixtures use), so the key and topic can be given too.
+ *
+ * An event's line carries `mappings` (the names that matched the table), `matched` (per mapping:
+ * fired or not and why not, and per template the names it rendered or why it gave none), and the
+ * union that would be invalidated: `keys`, `tags`, `versions`, with `skipped` templates.
  */
-function recordFromFile(text: string, topic: string): SourceRecord {
-  let doc: unknown;
-  try {
-    doc = parseLossless(text); // keeps int64 literals exact through the re-serialisation below
-  } catch {
-    return { topic, partition: 0, offset: '0', key: null, value: Buffer.from(text), headers: {} };
-  }
-  if (isObject(doc) && 'value' in doc && ('topic' in doc || 'key' in doc) && !('op' in doc) && !('payload' in doc)) {
-    const key = doc['key'];
-    const value = doc['value'];
-    return {
-      topic: typeof doc['topic'] === 'string' ? doc['topic'] : topic,
-      partition: 0,
-      offset: '0',
-      key: key === null || key === undefined ? null : Buffer.from(typeof key === 'string' ? key : (stringifyLossless(key) ?? '')),
-      value: value === null ? null : Buffer.from(typeof value === 'string' ? value : (stringifyLossless(value) ?? '')),
-      headers: {},
-    };
-  }
-  return { topic, partition: 0, offset: '0', key: null, value: Buffer.from(text), headers: {} };
-}
-
-/** Decodes and maps each file without Kafka or Redis: one JSON line per file. */
 export async function explainFiles(files: readonly string[], mappings: MappingSet, topic = 'explain'): Promise<ExplainLine[]> {
   const out: ExplainLine[] = [];
   for (const file of files) {
@@ -53,20 +35,32 @@ export async function explainFiles(files: readonly string[], mappings: MappingSe
       continue;
     }
     try {
-      const decoded = decodeDebeziumJson(recordFromFile(text, topic));
+      const decoded = decodeDebeziumJson(recordFromText(text, { topic }));
       if (decoded.kind === 'skip') {
         out.push({ file, result: 'skip', reason: decoded.reason });
         continue;
       }
       const { event } = decoded;
-      const plan = evaluate(event, mappings);
+      const matched = explainEvent(event, mappings);
+      let plan: ReturnType<typeof evaluate>;
+      try {
+        plan = evaluate(event, mappings);
+      } catch (e) {
+        // a value no name can be made of (the worker dead-letters the record): say which template
+        const err = e as Error & { code?: string };
+        out.push({ file, result: 'error', table: event.table, op: event.op, matched, error: err.message, ...(err.code ? { code: err.code } : {}) });
+        continue;
+      }
       out.push({
         file,
         result: 'event',
         table: event.table,
         op: event.op,
         mappings: plan.mappings,
+        matched,
         keys: plan.keys,
+        tags: plan.tags,
+        versions: plan.versions,
         skipped: plan.skipped,
         ...(plan.mappings.length === 0 ? { note: `no mapping names table ${event.table}` } : {}),
       });
@@ -76,4 +70,51 @@ export async function explainFiles(files: readonly string[], mappings: MappingSe
     }
   }
   return out;
+}
+
+const names = (v: unknown): string => {
+  const a = v as string[];
+  return a.length === 0 ? '(none)' : a.join(', ');
+};
+
+/** One result as text: the event, then each matched mapping and template. */
+export function explainText(line: ExplainLine): string[] {
+  if (line.result === 'error') {
+    const out = [`${line.file}: error: ${String(line['error'])}${line['code'] ? ` (${String(line['code'])})` : ''}`];
+    if (Array.isArray(line['matched'])) out.push(...explanationLines(line['matched'] as MappingExplanation[], '  '));
+    return out;
+  }
+  if (line.result === 'skip') return [`${line.file}: skipped by the decoder (${String(line['reason'])}): invalidates nothing`];
+  const op = line['op'] as Parameters<typeof opName>[0];
+  const out = [`${line.file}: ${opName(op)} (op ${op}) on ${String(line['table'])}`];
+  const matched = line['matched'] as MappingExplanation[];
+  if (matched.length === 0) out.push(`  no mapping matches table ${String(line['table'])}: invalidates nothing`);
+  out.push(...explanationLines(matched, '  '));
+  out.push(`  invalidates: keys ${names(line['keys'])}; tags ${names(line['tags'])}; versions ${names(line['versions'])}`);
+  return out;
+}
+
+async function explainCommand(files: string[], opts: { mappings: string; topic?: string; format: string }): Promise<number> {
+  if (opts.format !== 'json' && opts.format !== 'text') {
+    console.error(`cdc-invalidator: --format must be json or text, got "${opts.format}"`);
+    return EXIT_CONFIG;
+  }
+  const loaded = await loadMappings(opts.mappings);
+  for (const p of loaded.problems) console.error(formatProblem(p));
+  if (!loaded.set) return EXIT_CONFIG;
+  const lines = await explainFiles(files, loaded.set, opts.topic);
+  for (const line of lines) {
+    if (opts.format === 'json') console.log(JSON.stringify(line));
+    else console.log(explainText(line).join('\n'));
+  }
+  return lines.some((l) => l.result === 'error') ? EXIT_FAILURE : EXIT_OK;
+}
+
+export function registerExplain(p: Command, setExit: (code: number) => void): void {
+  p.command('explain <files...>')
+    .description('show what each file (one Kafka record, or its value, as JSON) would invalidate, mapping by mapping and template by template; needs no Kafka or Redis')
+    .option('--mappings <dir>', 'mappings directory', process.env['MAPPINGS_DIR'] ?? './mappings')
+    .option('--topic <name>', 'topic the record came from (routes events that carry no source block)')
+    .option('--format <format>', 'json (one line per file) or text', 'json')
+    .action(async (files: string[], opts: { mappings: string; topic?: string; format: string }) => setExit(await explainCommand(files, opts)));
 }

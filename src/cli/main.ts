@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
-import { explainFiles } from './explain.js';
+import { registerExplain } from './explain.js';
 import { registerReplay } from './replay.js';
 import { registerRun } from './run.js';
 import { registerTap } from './tap.js';
@@ -18,15 +18,6 @@ async function validateCommand(dir: string): Promise<number> {
   return EXIT_OK;
 }
 
-async function explainCommand(files: string[], opts: { mappings: string; topic?: string }): Promise<number> {
-  const loaded = await loadMappings(opts.mappings);
-  for (const p of loaded.problems) console.error(formatProblem(p));
-  if (!loaded.set) return EXIT_CONFIG;
-  const lines = await explainFiles(files, loaded.set, opts.topic);
-  for (const line of lines) console.log(JSON.stringify(line));
-  return lines.some((l) => l.result === 'error') ? EXIT_FAILURE : EXIT_OK;
-}
-
 function program(setExit: (code: number) => void): Command {
   const p = new Command('cdc-invalidator')
     .description('Invalidates Redis cache keys from Debezium change events in Kafka')
@@ -39,11 +30,7 @@ function program(setExit: (code: number) => void): Command {
     .command('validate [dir]')
     .description('check mapping files; prints file:line:col message per problem, exit 78 when invalid')
     .action(async (dir?: string) => setExit(await validateCommand(dir ?? process.env['MAPPINGS_DIR'] ?? './mappings')));
-  p.command('explain <files...>')
-    .description('show what each file (one Kafka record value as JSON) would invalidate; needs no Kafka or Redis')
-    .option('--mappings <dir>', 'mappings directory', process.env['MAPPINGS_DIR'] ?? './mappings')
-    .option('--topic <name>', 'topic the record came from (routes events that carry no source block)')
-    .action(async (files: string[], opts: { mappings: string; topic?: string }) => setExit(await explainCommand(files, opts)));
+  registerExplain(p, setExit);
   return p;
 }
 
