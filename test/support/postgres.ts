@@ -1,0 +1,160 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import pg from 'pg';
+import { freePort } from './ports.js';
+import { stopProcess } from './processes.js';
+
+/**
+ * A throwaway PostgreSQL server for tests: initdb into a temp dir, `postgres` on a random 127.0.0.1 port
+ * with its unix socket in the same dir, trust auth, no fsync. As root, initdb and postgres run as the
+ * `postgres` user (they refuse root). Debian's packages put the binaries in /usr/lib/postgresql/<v>/bin.
+ */
+
+export interface PostgresServer {
+  /** postgres://postgres@127.0.0.1:<port>/postgres */
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  /** URL of another database on this server. */
+  urlFor(database: string): string;
+  /** Runs SQL (several statements allowed) on a database (default postgres). */
+  exec(sql: string, database?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The directory holding initdb and postgres, or undefined when PostgreSQL is not installed. */
+export function postgresBinDir(): string | undefined {
+  const candidates: string[] = [];
+  if (process.env['PG_BIN']) candidates.push(process.env['PG_BIN']);
+  const debian = '/usr/lib/postgresql';
+  if (existsSync(debian)) {
+    const versions = readdirSync(debian).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) candidates.push(join(debian, v, 'bin'));
+  }
+  for (const p of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (p && existsSync(join(p, 'initdb'))) candidates.push(dirname(realpathSync(join(p, 'initdb'))));
+  }
+  return candidates.find((d) => existsSync(join(d, 'initdb')) && existsSync(join(d, 'postgres')));
+}
+
+/** Why Postgres tests cannot run here, or undefined when they can. */
+export function postgresUnavailable(): string | undefined {
+  if (!postgresBinDir()) return 'PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or PATH; apt-get install postgresql)';
+  if (process.getuid?.() === 0 && !postgresUser()) return 'running as root and there is no "postgres" user to run initdb/postgres as';
+  return undefined;
+}
+
+function postgresUser(): { uid: number; gid: number } | undefined {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [name, , uid, gid] = line.split(':');
+      if (name === 'postgres' && uid && gid) return { uid: Number(uid), gid: Number(gid) };
+    }
+  } catch {
+    // no /etc/passwd: not a system we can run as another user on
+  }
+  return undefined;
+}
+
+function run(cmd: string, args: string[], opts: { uid?: number; gid?: number; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { uid: opts.uid, gid: opts.gid, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}:\n${out}`));
+    });
+  });
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+export async function startPostgres({ startTimeoutMs = 30_000 } = {}): Promise<PostgresServer> {
+  const why = postgresUnavailable();
+  if (why) throw new Error(why);
+  const bin = postgresBinDir()!;
+  const user = process.getuid?.() === 0 ? postgresUser() : undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'cdci-pg-'));
+  if (user) await chown(dir, user.uid, user.gid);
+  const data = join(dir, 'data');
+  const env = { ...process.env, HOME: dir, LC_ALL: 'C', LANG: 'C' };
+  const ids = user ? { uid: user.uid, gid: user.gid } : {};
+  try {
+    await run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], { ...ids, env, timeoutMs: 120_000 });
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+
+  // A port that was free a moment ago may be taken by the time postgres binds: a few tries.
+  let lastLog = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    const child: ChildProcess = spawn(join(bin, 'postgres'), [
+      '-D', data, '-p', String(port), '-k', dir,
+      '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+    ], { ...ids, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-8_000)));
+    const deadline = Date.now() + startTimeoutMs;
+    let up = false;
+    while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
+      if (await canConnect(url)) {
+        up = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (up) {
+      const urlFor = (db: string): string => `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(db)}`;
+      return {
+        url,
+        port,
+        dir,
+        urlFor,
+        async exec(sql: string, database = 'postgres') {
+          const c = new pg.Client({ connectionString: urlFor(database), connectionTimeoutMillis: 5_000 });
+          await c.connect();
+          try {
+            await c.query(sql);
+          } finally {
+            await c.end();
+          }
+        },
+        async stop() {
+          await stopProcess(child, 'SIGINT', 10_000); // fast shutdown
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    await stopProcess(child, 'SIGINT', 5_000);
+    lastLog = log;
+    if (!/could not bind|Address already in use/i.test(log)) break;
+  }
+  await rm(dir, { recursive: true, force: true });
+  throw new Error(`postgres did not start within ${startTimeoutMs} ms:\n${lastLog}`);
+}
