@@ -151,6 +151,7 @@ export function compareList(field: TargetField, exp: ListExpectation, actual: re
       else if (!want.has(name)) lines.push(`  + ${name.padEnd(width)}   unexpected: invalidated, not expected`);
       else lines.push(`    ${name}`);
     }
+    lines.push(`  expected: ${list(sortNames(exp.items))}`, `  actual:   ${list(sortNames(actual))}`);
   } else {
     lines.push(`${field} (contains): ${counts}`);
     for (const name of missing) lines.push(`  - ${name}   missing: expected, not invalidated`);
@@ -160,7 +161,6 @@ export function compareList(field: TargetField, exp: ListExpectation, actual: re
 }
 
 interface Outcome {
-  readonly event?: ChangeEvent;
   readonly skipped?: string;
   readonly actual: Actual;
   readonly fired: string[];
@@ -181,7 +181,7 @@ export async function runCase(c: TestCase, testPath: string, set: MappingSet): P
     } else {
       event = decoded.event;
       const plan = evaluate(event, set);
-      outcome = { event, actual: { keys: plan.keys, tags: plan.tags, versions: plan.versions }, fired: plan.results.filter((m) => m.fired).map((m) => m.mapping) };
+      outcome = { actual: { keys: plan.keys, tags: plan.tags, versions: plan.versions }, fired: plan.results.filter((m) => m.fired).map((m) => m.mapping) };
     }
   } catch (e) {
     const err = e as Error & { code?: string };
