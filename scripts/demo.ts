@@ -25,7 +25,7 @@ let exitCode = 0;
 try {
   const loaded = await loadMappings('mappings');
   if (!loaded.set) throw new Error(`mappings/ is invalid: ${loaded.problems.map((p) => p.message).join('; ')}`);
-  say(`mappings: ${loaded.set.mappings.map((m) => `${m.name} (${m.table})`).join(', ')}`);
+  say(`mappings: ${loaded.set.mappings.map((m) => `${m.name} (${m.table.source})`).join(', ')}`);
 
   const cached = [
     'customer:1001', 'customer:email:ann@example.com', 'customer:email:ann.new@example.com',

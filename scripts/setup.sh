@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs the system packages the tests and the demo need: redis-server, and kcat (whose bundled
-# librdkafka hosts the Kafka-protocol mock cluster). Quiet when everything is present.
+# Installs the system packages the tests and the demo need: redis-server, kcat (whose bundled
+# librdkafka hosts the Kafka-protocol mock cluster) and postgresql (its binaries, for the tests that
+# start a throwaway server). Quiet when everything is present.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+# Postgres for `mappings validate --database` tests; Debian keeps initdb off PATH.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -20,5 +23,5 @@ echo "cdc-invalidator: installing ${missing[*]} with apt-get" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian package may start a system redis on 6379; the tests start their own on random ports.
 command -v redis-server >/dev/null && command -v kcat >/dev/null
+# The Debian packages may start system services (redis on 6379, postgres on 5432); the tests start their own on random ports.

@@ -104,7 +104,7 @@ function scalarText(value: unknown, column: string): string {
     case 'boolean':
       return String(value);
     default:
-      throw new TemplateRenderError(`column "${column}" holds a ${Array.isArray(value) ? 'array' : typeof value}, which cannot be rendered into a key`, column);
+      throw new TemplateRenderError(`column "${column}" holds ${Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`}, which cannot be rendered into a key`, column);
   }
 }
 
