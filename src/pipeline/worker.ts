@@ -187,6 +187,7 @@ export class Worker {
         onAssigned: (assignment) => {
           this.#assigned = true;
           this.#tracker.reset();
+          this.deps.stats.resetGauge('consumer_lag'); // partitions that moved away stop reporting
           const partitions = [...assignment.values()].reduce((n, ps) => n + ps.length, 0);
           this.deps.logger.info({ topics: assignment.size, partitions }, 'partitions assigned');
         },

@@ -76,6 +76,11 @@ export class Stats {
     else gauge.set(value);
   }
 
+  /** Forgets every label set of a gauge (e.g. consumer lag of partitions no longer assigned). */
+  resetGauge(g: GaugeName): void {
+    this.#gauges[g]?.reset();
+  }
+
   /** The total of a counter, over the label sets that include every given label. */
   get(counter: Counter, labels?: Readonly<Record<string, string>>): number {
     let total = 0;
