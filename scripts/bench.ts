@@ -1,0 +1,204 @@
+/**
+ * npm run bench — measures the worker against its ceilings on this machine, in one run: its own
+ * redis-server and Kafka-protocol broker (the kcat-hosted librdkafka mock cluster), a preloaded
+ * Debezium change stream, then
+ *   1 consume+decode ceiling, 2 Redis ceiling, 3 naive baseline, 4 the worker,
+ *   5 added latency at a fixed rate, 6 memory under backlog, 7 CPU per record vs partitions.
+ * Prints a table, ratios and targets (PASS/MISS, never a failing exit for a miss) and writes the
+ * results as JSON. See docs/performance.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { startKafkaBroker, type KafkaBroker } from '../test/support/kafka-broker.js';
+import { makeKafka } from '../test/support/kafka.js';
+import { startRedis, type RedisServer } from '../test/support/redis-server.js';
+import { backlogPhase } from './bench/backlog.js';
+import { consumeCeiling, type ConsumeResult } from './bench/consume.js';
+import { latencyPhase, type LatencyResult } from './bench/latency.js';
+import { prepareMainStream, type MainStream } from './bench/main-stream.js';
+import { naiveBaseline } from './bench/naive.js';
+import { parseOptions, UsageError, type BenchOptions, type Phase } from './bench/options.js';
+import { formatProfile, summarizeProfile, type ProfileSummary } from './bench/profile-summary.js';
+import { redisCeiling } from './bench/redis-ceiling.js';
+import { ratios, render, targets, type Results } from './bench/report.js';
+import { scalingPhase } from './bench/scaling.js';
+import { connectProducer } from './bench/stream.js';
+import { cacheKeys, type BenchContext } from './bench/util.js';
+import { runWorker, type WorkerRunResult } from './bench/worker-run.js';
+
+const t0 = performance.now();
+const log = (line: string): void => console.log(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}`);
+
+let opts: BenchOptions;
+try {
+  opts = parseOptions(process.argv.slice(2));
+} catch (e) {
+  if (e instanceof UsageError) {
+    console.error(e.message);
+    process.exit(2);
+  }
+  throw e;
+}
+
+function version(cmd: string, args: string[], re: RegExp): string {
+  try {
+    return re.exec(execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  redis: version('redis-server', ['--version'], /v=(\S+)/),
+  librdkafka: version('kcat', ['-V'], /librdkafka (\S+)/),
+};
+/** The code measured: the commit, and whether src/ had uncommitted changes (others edit it concurrently). */
+const code = {
+  commit: version('git', ['rev-parse', '--short', 'HEAD'], /(\S+)/),
+  srcDirty: version('git', ['status', '--porcelain', '--', 'src'], /([\s\S]+)/) !== 'unknown',
+};
+
+let broker: KafkaBroker | undefined;
+let redisServer: RedisServer | undefined;
+let cleaningUp: Promise<void> | undefined;
+const cleanup = (): Promise<void> =>
+  (cleaningUp ??= (async () => {
+    await redisServer?.cleanup().catch(() => undefined);
+    await broker?.stop().catch(() => undefined);
+  })());
+process.once('SIGINT', () => {
+  console.error('interrupted; stopping redis-server and the broker');
+  void cleanup().then(() => process.exit(130));
+});
+
+const results: Results = { errors: {} };
+let profile: ProfileSummary | undefined;
+let exitCode = 0;
+
+/** The run with the median value (the lower middle one for an even count). */
+function medianRun<T>(runs: readonly T[], value: (r: T) => number): T | undefined {
+  return [...runs].sort((a, b) => value(a) - value(b))[Math.floor((runs.length - 1) / 2)];
+}
+
+async function phase<T>(name: Phase | 'stream', run: () => Promise<T>): Promise<T | undefined> {
+  const started = performance.now();
+  log(`— ${name} —`);
+  try {
+    return await run();
+  } catch (e) {
+    results.errors[name] = (e as Error).message;
+    log(`${name} failed: ${(e as Error).message}`);
+    return undefined;
+  } finally {
+    log(`${name} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+}
+
+try {
+  log(`cdc-invalidator bench: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, redis ${machine.redis}, librdkafka ${machine.librdkafka} mock cluster; work dir ${opts.workDir}; code ${code.commit}${code.srcDirty ? ' + uncommitted src/ changes' : ''}`);
+  [broker, redisServer] = await Promise.all([startKafkaBroker(), startRedis()]);
+  const kafka = makeKafka(broker.brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = await connectProducer(kafka);
+  const ctx: BenchContext = { opts, brokers: broker.brokers, redisUrl: redisServer.url, kafka, admin, producer, redis: redisServer.client(), log };
+  log(`redis-server ${redisServer.url}; broker ${broker.brokers.join(',')}`);
+
+  const needsMain = ['consume', 'redis', 'naive', 'worker'].some((p) => opts.phases.has(p as Phase));
+  let main: MainStream | undefined;
+  if (needsMain) {
+    main = await phase('stream', () => prepareMainStream(ctx));
+    if (main) results.stream = main.summary;
+  }
+  const on = (p: Phase): boolean => opts.phases.has(p) && (main !== undefined || !['consume', 'redis', 'naive', 'worker'].includes(p));
+
+  if (on('consume')) {
+    const runs: ConsumeResult[] = [];
+    for (let i = 0; i < opts.repeat; i++) {
+      const r = await phase('consume', () => consumeCeiling(ctx, main!));
+      if (r) runs.push(r);
+    }
+    results.consume = medianRun(runs, (r) => r.recordsPerSecond);
+    if (runs.length > 1) results.consumeRuns = runs.map((r) => r.recordsPerSecond);
+  }
+  if (on('redis')) results.redis = await phase('redis', () => redisCeiling(ctx, main!));
+  if (on('naive')) results.naive = await phase('naive', () => naiveBaseline(ctx, main!));
+  const workerRuns: WorkerRunResult[] = [];
+  for (let i = 0; on('worker') && i < opts.repeat; i++) {
+    const run = await phase('worker', async () => {
+      await ctx.redis.flushall();
+      await cacheKeys(ctx.redis, main!.uniqueKeys);
+      const profDir = join(opts.workDir, 'cpu-profile');
+      if (opts.cpuProf) await mkdir(profDir, { recursive: true });
+      const w = await runWorker(ctx, {
+        name: opts.repeat > 1 ? `worker${i + 1}` : 'worker',
+        topics: main!.topics,
+        ends: main!.ends,
+        mappingsDir: main!.mappingsDir,
+        records: main!.records,
+        watchKeys: true,
+        capMs: 120_000 + main!.records,
+        ...(opts.cpuProf && i === 0 ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}),
+      });
+      log(
+        `worker: ${w.records} records committed in ${w.seconds} s = ${w.recordsPerSecond} records/s (first deletes done at ${w.firstDeleteRecordsPerSecond} records/s); ` +
+          `${w.keysDeleted} keys + ${w.secondKeysDeleted} second deletes; CPU ${w.cpuMicrosPerRecord} µs/record (${w.cores} cores); ` +
+          `RSS peak ${(w.memory.peak / 1048576).toFixed(1)} MiB; ${w.leftoverKeys} cached keys left; exit ${w.exitCode}`,
+      );
+      if (w.leftoverKeys) log(`warning: ${w.leftoverKeys} cached keys were not deleted — the bench's expected keys and the worker's mappings disagree`);
+      if (opts.cpuProf && i === 0) {
+        const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+        if (file) {
+          profile = summarizeProfile(join(profDir, file), 25);
+          log(`CPU profile ${join(profDir, file)}\n${formatProfile(profile)}`);
+        } else log('no .cpuprofile was written');
+      }
+      return w;
+    });
+    if (run) workerRuns.push(run);
+    await ctx.redis.flushall();
+  }
+  results.worker = medianRun(workerRuns, (r) => r.recordsPerSecond);
+  if (workerRuns.length > 1) results.workerRuns = workerRuns.map((r) => r.recordsPerSecond);
+  if (on('latency')) {
+    const rate = opts.rate ?? (results.worker ? Math.max(100, Math.round(results.worker.recordsPerSecond / 2)) : 5000);
+    const runs: LatencyResult[] = [];
+    for (let i = 0; i < opts.repeat; i++) {
+      const r = await phase('latency', () => latencyPhase(ctx, rate));
+      if (r) runs.push(r);
+      await ctx.redis.flushall();
+    }
+    results.latency = medianRun(runs, (r) => r.added.p99);
+    if (runs.length > 1) results.latencyRunsP99 = runs.map((r) => r.added.p99);
+  }
+  if (on('backlog')) results.backlog = await phase('backlog', () => backlogPhase(ctx));
+  if (on('scaling')) results.scaling = await phase('scaling', () => scalingPhase(ctx));
+
+  await producer.disconnect().catch(() => undefined);
+  await admin.disconnect().catch(() => undefined);
+
+  const q = ratios(results, opts.delayMs);
+  const ts = targets(results, q);
+  const header = `cdc-invalidator bench — ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, redis ${machine.redis}, librdkafka ${machine.librdkafka} mock; second delete ${opts.delayMs} ms${opts.quick ? '; --quick' : ''}${opts.label ? `; ${opts.label}` : ''}`;
+  console.log(`\n${render(results, q, ts, header)}`);
+  const { phases, ...shownOpts } = opts;
+  const json = { date: new Date().toISOString(), machine, code, options: { ...shownOpts, phases: [...phases] }, ...results, ratios: q, targets: ts, profile };
+  await mkdir(dirname(opts.outFile), { recursive: true });
+  await writeFile(opts.outFile, `${JSON.stringify(json, null, 2)}\n`);
+  console.log(`\nresults: ${opts.outFile}\nlogs of the worker processes: ${opts.workDir}`);
+  log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  if (Object.keys(results.errors).length > 0) exitCode = 1;
+} catch (e) {
+  console.error(`bench failed: ${(e as Error).stack ?? String(e)}`);
+  exitCode = 1;
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);

@@ -1,0 +1,171 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const PHASES = ['consume', 'redis', 'naive', 'worker', 'latency', 'backlog', 'scaling'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface BenchOptions {
+  /** Kafka records in the main stream (phases consume, redis, naive, worker). */
+  readonly events: number;
+  /** Records in the backlog of the memory phase. */
+  readonly backlog: number;
+  /** Records per configuration of the scaling phase. */
+  readonly scaleEvents: number;
+  /** Second-delete delay of the worker, ms. */
+  readonly delayMs: number;
+  /** Time cap of the naive baseline, ms (it also stops after `events` records). */
+  readonly naiveMs: number;
+  /** Length of the fixed-rate run of the latency phase, ms. */
+  readonly latencyMs: number;
+  /** Fixed rate of the latency phase (events/s); undefined = half the measured worker throughput. */
+  readonly rate: number | undefined;
+  /** Messages per producer send while preloading (one topic per send). */
+  readonly produceBatch: number;
+  readonly phases: ReadonlySet<Phase>;
+  readonly quick: boolean;
+  /** Runs the worker of the throughput phase under `node --cpu-prof` and summarizes the profile. */
+  readonly cpuProf: boolean;
+  /** Extra node flags for the worker child processes (phases worker, backlog, scaling). */
+  readonly workerNodeArgs: readonly string[];
+  readonly outFile: string;
+  readonly workDir: string;
+  readonly seed: number;
+  /** Runs of the consume-ceiling, worker and latency phases; the median run is reported. */
+  readonly repeat: number;
+  /** Free text stored with the results (e.g. what code was measured). */
+  readonly label: string | undefined;
+}
+
+const USAGE = `usage: npm run bench -- [options]
+  --events N          records in the main stream (default 200000; --quick 20000)
+  --backlog N         records in the memory-under-backlog phase (default 1000000; --quick 100000)
+  --scale-events N    records per configuration in the scaling phase (default 30000; --quick 8000)
+  --delay MS          second-delete delay of the worker (default 1000)
+  --naive-seconds S   time cap of the naive baseline (default 15; --quick 5)
+  --latency-seconds S length of the fixed-rate latency run (default 10; --quick 5)
+  --rate N            fixed rate of the latency run, events/s (default: half the measured worker rate)
+  --produce-batch N   messages per producer send while preloading (default 1000)
+  --phases LIST       comma-separated subset of ${PHASES.join(',')} (default all)
+  --quick             small sizes: a run of a couple of minutes
+  --cpu-prof          profile the worker of the throughput phase (node --cpu-prof) and print its hot spots
+  --worker-node-arg A node flag for the worker child processes, repeatable (e.g. --max-semi-space-size=32)
+  --out FILE          JSON results (default <tmp dir>/bench-results.json)
+  --seed N            seed of the generated stream (default 42)
+  --repeat N          run the consume-ceiling, worker and latency phases N times, report the median (default 1)
+  --label TEXT        free text stored with the results and printed in the header`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function int(v: string | undefined, flag: string, min = 0): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`${flag}: expected an integer ≥ ${min}, got ${v ?? 'nothing'}\n${USAGE}`);
+  return n;
+}
+
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const quick = argv.includes('--quick');
+  let events = quick ? 20_000 : 200_000;
+  let backlog = quick ? 100_000 : 1_000_000;
+  let scaleEvents = quick ? 8_000 : 30_000;
+  let delayMs = 1000;
+  let naiveMs = (quick ? 5 : 15) * 1000;
+  let latencyMs = (quick ? 5 : 10) * 1000;
+  let rate: number | undefined;
+  let produceBatch = 1000;
+  let phases = new Set<Phase>(PHASES);
+  let out: string | undefined;
+  let cpuProf = false;
+  const workerNodeArgs: string[] = [];
+  let seed = 42;
+  let label: string | undefined;
+  let repeat = 1;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = (): string | undefined => argv[++i];
+    switch (a) {
+      case '--quick':
+        break;
+      case '--events':
+        events = int(next(), a, 100);
+        break;
+      case '--backlog':
+        backlog = int(next(), a, 100);
+        break;
+      case '--scale-events':
+        scaleEvents = int(next(), a, 100);
+        break;
+      case '--delay':
+        delayMs = int(next(), a, 0);
+        break;
+      case '--naive-seconds':
+        naiveMs = int(next(), a, 1) * 1000;
+        break;
+      case '--latency-seconds':
+        latencyMs = int(next(), a, 1) * 1000;
+        break;
+      case '--rate':
+        rate = int(next(), a, 1);
+        break;
+      case '--produce-batch':
+        produceBatch = int(next(), a, 1);
+        break;
+      case '--phases': {
+        const list = (next() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        const bad = list.filter((p) => !(PHASES as readonly string[]).includes(p));
+        if (list.length === 0 || bad.length > 0) throw new UsageError(`--phases: unknown ${bad.join(',') || '(empty)'}\n${USAGE}`);
+        phases = new Set(list as Phase[]);
+        break;
+      }
+      case '--cpu-prof':
+        cpuProf = true;
+        break;
+      case '--worker-node-arg': {
+        const arg = next();
+        if (!arg?.startsWith('--')) throw new UsageError(`--worker-node-arg: expected a node flag such as --max-semi-space-size=32\n${USAGE}`);
+        workerNodeArgs.push(arg);
+        break;
+      }
+      case '--out':
+        out = next();
+        if (!out) throw new UsageError(`--out: expected a file name\n${USAGE}`);
+        break;
+      case '--seed':
+        seed = int(next(), a, 0);
+        break;
+      case '--repeat':
+        repeat = int(next(), a, 1);
+        break;
+      case '--label':
+        label = next();
+        break;
+      case '-h':
+      case '--help':
+        throw new UsageError(USAGE);
+      default:
+        throw new UsageError(`unknown option ${a}\n${USAGE}`);
+    }
+  }
+  const workDir = mkdtempSync(join(tmpdir(), 'cdci-bench-'));
+  return {
+    events,
+    backlog,
+    scaleEvents,
+    delayMs,
+    naiveMs,
+    latencyMs,
+    rate,
+    produceBatch,
+    phases,
+    quick,
+    cpuProf,
+    workerNodeArgs,
+    outFile: out ? resolve(out) : join(workDir, 'bench-results.json'),
+    workDir,
+    seed,
+    label,
+    repeat,
+  };
+}
