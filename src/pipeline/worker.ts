@@ -336,19 +336,37 @@ export class Worker {
     });
   }
 
-  async #map(record: SourceRecord): Promise<Mapped> {
-    const { stats, logger } = this.deps;
-    if (record.value && record.value.length > this.opts.maxRecordBytes) {
-      return { poison: new PoisonRecordError(record, 'too_large', `value of ${record.value.length} bytes exceeds the ${this.opts.maxRecordBytes}-byte limit`) };
-    }
-    let decoded: Decoded;
+  /** A record value over the size limit is poison before it is even parsed. */
+  #tooLarge(record: SourceRecord): Mapped | undefined {
+    if (!record.value || record.value.length <= this.opts.maxRecordBytes) return undefined;
+    return { poison: new PoisonRecordError(record, 'too_large', `value of ${record.value.length} bytes exceeds the ${this.opts.maxRecordBytes}-byte limit`) };
+  }
+
+  /** Decode → map for one record; awaits only when the decoder is asynchronous (registry lookups). */
+  async #mapAsync(record: SourceRecord, events: Map<string, number>): Promise<Mapped> {
     try {
-      const d = this.deps.decode(record);
-      decoded = d instanceof Promise ? await d : d;
+      return this.#map(record, await this.deps.decode(record), events);
     } catch (e) {
       if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
       throw e;
     }
+  }
+
+  #mapSync(record: SourceRecord, events: Map<string, number>): Mapped | Promise<Mapped> {
+    let decoded: Decoded | Promise<Decoded>;
+    try {
+      decoded = this.deps.decode(record);
+    } catch (e) {
+      if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
+      throw e;
+    }
+    if (decoded instanceof Promise) return this.#mapAsync(record, events);
+    return this.#map(record, decoded, events);
+  }
+
+  /** `events` counts the batch's change events by table and op (added to the stats once per batch). */
+  #map(record: SourceRecord, decoded: Decoded, events: Map<string, number>): Mapped {
+    const { stats, logger } = this.deps;
     if (decoded.kind === 'skip') {
       stats.inc('skipped_records', { reason: decoded.reason });
       return { skip: true };
@@ -361,7 +379,8 @@ export class Worker {
       if (e instanceof TemplateRenderError) return { poison: new PoisonRecordError(record, 'template_render', e.message) };
       throw e;
     }
-    stats.inc('events', { table: event.table, op: event.op });
+    const id = `${event.table}\u0000${event.op}`;
+    events.set(id, (events.get(id) ?? 0) + 1);
     if (plan.mappings.length === 0) {
       stats.inc('unmapped_events', { table: event.table });
       logger.debug({ table: event.table, at: recordRef(record) }, 'no mapping for table; skipped');
@@ -413,11 +432,13 @@ export class Worker {
 
   async #processBatch(batch: SourceBatch): Promise<void> {
     const work = new BatchWork();
+    const events = new Map<string, number>();
     let lastOffset: string | undefined;
     let poison: PoisonRecordError | undefined;
+    this.deps.stats.inc('records', undefined, batch.records.length);
     for (const record of batch.records) {
-      this.deps.stats.inc('records');
-      const mapped = await this.#map(record);
+      let mapped = this.#tooLarge(record) ?? this.#mapSync(record, events);
+      if (mapped instanceof Promise) mapped = await mapped;
       if ('poison' in mapped) {
         this.deps.stats.inc('poison_records', { code: mapped.poison.code });
         if (this.opts.onError === 'skip') {
@@ -437,6 +458,10 @@ export class Worker {
       lastOffset = record.offset;
     }
 
+    for (const [id, n] of events) {
+      const [table = '', op = ''] = id.split('\u0000');
+      this.deps.stats.inc('events', { table, op }, n);
+    }
     if (lastOffset !== undefined) {
       while (this.#pendingSecondDeletes() > this.opts.maxPendingSecondDeletes && batch.isActive() && !this.#abort.signal.aborted) {
         await sleep(20, this.#abort.signal);

@@ -136,10 +136,28 @@ export class RedisSink implements InvalidationSink {
 
   async ping(): Promise<void> {
     try {
+      await this.#ready();
       await this.#redis.ping();
     } catch (e) {
       throw classify(e);
     }
+  }
+
+  /** While the first connection is being made, wait for it (bounded) instead of failing at once. */
+  async #ready(): Promise<void> {
+    const r = this.#redis;
+    if (r.status !== 'connecting' && r.status !== 'connect' && r.status !== 'wait') return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        r.off('ready', done);
+        r.off('error', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.opts.commandTimeoutMs);
+      r.once('ready', done);
+      r.once('error', done);
+    });
   }
 
   async close(): Promise<void> {
