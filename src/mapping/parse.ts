@@ -4,6 +4,7 @@ import { parseDuration } from '../util/duration.js';
 import type { Mapping, Problem, SourcePos, Targets } from './model.js';
 import { parseTablePattern, type TablePattern } from './table-pattern.js';
 import { parseTemplate, TemplateSyntaxError, type Template } from './template.js';
+import { fieldsOf } from './yaml-fields.js';
 
 /** Every field a mapping may have; the JSON Schema in schema/ mirrors this. */
 export const MAPPING_FIELDS = ['name', 'table', 'keys', 'tags', 'versions', 'ops', 'when', 'second_delete_delay', 'on_truncate'] as const;
@@ -17,15 +18,6 @@ export interface ParseResult {
   readonly problems: Problem[];
 }
 
-function fieldsOf(map: YAMLMap, known: readonly string[], unknown: (key: Node, name: string) => void): Map<string, Pair<Node, Node>> {
-  const fields = new Map<string, Pair<Node, Node>>();
-  for (const pair of map.items as Pair<Node, Node>[]) {
-    const k = isScalar(pair.key) ? String(pair.key.value) : '';
-    if (!known.includes(k)) unknown(pair.key, k);
-    else fields.set(k, pair);
-  }
-  return fields;
-}
 
 /** Parses one mapping file's text; every problem carries file:line:col. Pure: no I/O. */
 export function parseMappingFile(file: string, text: string): ParseResult {

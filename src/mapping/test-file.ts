@@ -2,6 +2,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { CHANGE_OPS, type ChangeOp } from '../pipeline/types.js';
 import type { Problem, SourcePos } from './model.js';
 import { TABLE_PATTERN } from './table-pattern.js';
+import { fieldsOf } from './yaml-fields.js';
 
 /**
  * Mapping test files (`users.test.yaml` beside `users.yaml`): cases of an input event and what it must
@@ -55,15 +56,6 @@ export interface TestFileParse {
   readonly problems: Problem[];
 }
 
-function fieldsOf(map: YAMLMap, known: readonly string[], unknown: (key: Node, name: string) => void): Map<string, Pair<Node, Node>> {
-  const fields = new Map<string, Pair<Node, Node>>();
-  for (const pair of map.items as Pair<Node, Node>[]) {
-    const k = isScalar(pair.key) ? String(pair.key.value) : '';
-    if (!known.includes(k)) unknown(pair.key, k);
-    else fields.set(k, pair);
-  }
-  return fields;
-}
 
 /** `{op, before, after, source}` as Debezium's Postgres connector writes it (JSON converter, no schemas). */
 function envelope(table: string, op: ChangeOp, before: unknown, after: unknown): unknown {
