@@ -4,26 +4,24 @@ import type { Redis } from 'ioredis';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { DLQ_HEADERS } from '../../src/pipeline/sink/dead-letter.js';
 import { changeEvent, customerCreate } from '../support/debezium.js';
-import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
-import { committedOffsets, endOffsets, makeKafka, uniqueName } from '../support/kafka.js';
+import type { KafkaBroker } from '../support/kafka-broker.js';
+import { committedOffsets, endOffsets, uniqueName } from '../support/kafka.js';
 import { waitFor } from '../support/processes.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import type { RedisServer } from '../support/redis-server.js';
+import { startServices, type Services } from '../support/services.js';
 import { mappingsDir, startWorker } from '../support/worker.js';
 
+let services: Services;
 let broker: KafkaBroker;
 let redisServer: RedisServer;
 let redis: Redis;
 let kafka: Kafka;
 
 before(async () => {
-  [broker, redisServer] = await Promise.all([startKafkaBroker(), startRedis()]);
-  redis = redisServer.client();
-  kafka = makeKafka(broker.brokers);
+  services = await startServices();
+  ({ broker, redisServer, redis, kafka } = services);
 });
-after(async () => {
-  await redisServer?.cleanup();
-  await broker?.stop();
-});
+after(async () => services?.stop());
 
 const source = { schema: 'inventory', table: 'customers' };
 const MAX_RECORD_BYTES = 100_000;

@@ -3,26 +3,24 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { customerCreate } from '../support/debezium.js';
-import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
-import { committedOffsets, endOffsets, makeKafka, produce, uniqueName } from '../support/kafka.js';
+import type { KafkaBroker } from '../support/kafka-broker.js';
+import { committedOffsets, endOffsets, produce, uniqueName } from '../support/kafka.js';
 import { waitFor, withTimeout } from '../support/processes.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import type { RedisServer } from '../support/redis-server.js';
+import { startServices, type Services } from '../support/services.js';
 import { exitOf, mappingsDir, spawnCli, startWorker } from '../support/worker.js';
 
+let services: Services;
 let broker: KafkaBroker;
 let redisServer: RedisServer;
 let redis: Redis;
 let kafka: Kafka;
 
 before(async () => {
-  [broker, redisServer] = await Promise.all([startKafkaBroker(), startRedis()]);
-  redis = redisServer.client();
-  kafka = makeKafka(broker.brokers);
+  services = await startServices();
+  ({ broker, redisServer, redis, kafka } = services);
 });
-after(async () => {
-  await redisServer?.cleanup();
-  await broker?.stop();
-});
+after(async () => services?.stop());
 
 const MAPPINGS = `mappings:
   - name: by-id

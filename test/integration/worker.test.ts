@@ -3,12 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { customerCreate, changeEvent } from '../support/debezium.js';
-import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
-import { committedOffsets, endOffsets, makeKafka, produce, totalCommitted, uniqueName } from '../support/kafka.js';
+import type { KafkaBroker } from '../support/kafka-broker.js';
+import { committedOffsets, endOffsets, produce, totalCommitted, uniqueName } from '../support/kafka.js';
 import { waitFor, withTimeout } from '../support/processes.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { startServices, type Services } from '../support/services.js';
 import { mappingsDir, startWorker } from '../support/worker.js';
 
+let services: Services;
 let broker: KafkaBroker;
 let redisServer: RedisServer;
 let redis: Redis;
@@ -16,16 +18,11 @@ let kafka: Kafka;
 let mappings: string;
 
 before(async () => {
-  [broker, redisServer] = await Promise.all([startKafkaBroker(), startRedis()]);
-  redis = redisServer.client();
-  kafka = makeKafka(broker.brokers);
+  services = await startServices();
+  ({ broker, redisServer, redis, kafka } = services);
   mappings = await mappingsDir();
 });
-
-after(async () => {
-  await redisServer?.cleanup();
-  await broker?.stop();
-});
+after(async () => services?.stop());
 
 async function allCommitted(group: string, topic: string): Promise<boolean> {
   const [committed, end] = await Promise.all([committedOffsets(kafka, group, topic), endOffsets(kafka, topic)]);
