@@ -74,6 +74,9 @@ export const RUN_SETTINGS = [
   ['--health-port', 'HEALTH_PORT', '0', 'port of the HTTP server with /livez, /readyz and /metrics (0 = none)'],
 ] as const;
 
+/** A flag of `run`. */
+export type RunSettingFlag = (typeof RUN_SETTINGS)[number][0];
+
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function pick(flag: string | undefined, env: NodeJS.ProcessEnv, name: string, fallback: string): string {
@@ -109,15 +112,15 @@ function bool(value: string, flag: string): boolean {
 
 /** Resolves flags over env over defaults, validates, and freezes. Throws ConfigError. */
 export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunConfig {
-  const get = (flag: string | undefined, i: number): string => {
-    const row = RUN_SETTINGS[i]!;
+  const get = (flag: string | undefined, name: RunSettingFlag): string => {
+    const row = RUN_SETTINGS.find((r) => r[0] === name)!;
     return pick(flag, env, row[1], row[2]);
   };
-  const brokers = get(flags.brokers, 0).split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = get(flags.brokers, '--brokers').split(',').map((b) => b.trim()).filter(Boolean);
   if (brokers.length === 0) throw new ConfigError('--brokers: no broker given');
 
-  const topicsRaw = get(flags.topics, 2);
-  const prefix = get(flags.topicPrefix, 3);
+  const topicsRaw = get(flags.topics, '--topics');
+  const prefix = get(flags.topicPrefix, '--topic-prefix');
   if (topicsRaw && prefix) throw new ConfigError('give either --topics or --topic-prefix, not both');
   if (!topicsRaw && !prefix) throw new ConfigError('no topics: give --topics (list or /regex/) or --topic-prefix');
   let topics: TopicSelection;
@@ -127,18 +130,18 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     throw new ConfigError(`--topics: ${(e as Error).message}`);
   }
 
-  const redisUrl = get(flags.redis, 4);
+  const redisUrl = get(flags.redis, '--redis');
   if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('--redis: expected a redis:// or rediss:// URL');
 
-  const logLevel = get(flags.logLevel, 8);
+  const logLevel = get(flags.logLevel, '--log-level');
   if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
 
-  const sessionTimeoutMs = duration(get(flags.sessionTimeout, 12), '--session-timeout');
-  const heartbeatIntervalMs = duration(get(flags.heartbeatInterval, 13), '--heartbeat-interval');
+  const sessionTimeoutMs = duration(get(flags.sessionTimeout, '--session-timeout'), '--session-timeout');
+  const heartbeatIntervalMs = duration(get(flags.heartbeatInterval, '--heartbeat-interval'), '--heartbeat-interval');
   if (heartbeatIntervalMs >= sessionTimeoutMs) throw new ConfigError('--heartbeat-interval must be shorter than --session-timeout');
 
-  const group = get(flags.group, 1);
-  const onError = get(flags.onError, 16);
+  const group = get(flags.group, '--group');
+  const onError = get(flags.onError, '--on-error');
   if (onError !== 'dlq' && onError !== 'fail') throw new ConfigError(`--on-error: expected dlq or fail, got "${onError}"`);
 
   return Object.freeze({
@@ -146,21 +149,21 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     group,
     topics,
     redisUrl,
-    mappingsDir: get(flags.mappings, 5),
-    secondDeleteDelayMs: duration(get(flags.secondDeleteDelay, 6), '--second-delete-delay'),
+    mappingsDir: get(flags.mappings, '--mappings'),
+    secondDeleteDelayMs: duration(get(flags.secondDeleteDelay, '--second-delete-delay'), '--second-delete-delay'),
     fromBeginning: flags.fromBeginning ?? bool(env['FROM_BEGINNING'] ?? 'false', 'FROM_BEGINNING'),
     logLevel: logLevel as RunConfig['logLevel'],
-    concurrency: positiveInt(get(flags.concurrency, 9), '--concurrency'),
-    commitIntervalMs: duration(get(flags.commitInterval, 10), '--commit-interval'),
-    shutdownGraceMs: duration(get(flags.shutdownGrace, 11), '--shutdown-grace'),
+    concurrency: positiveInt(get(flags.concurrency, '--concurrency'), '--concurrency'),
+    commitIntervalMs: duration(get(flags.commitInterval, '--commit-interval'), '--commit-interval'),
+    shutdownGraceMs: duration(get(flags.shutdownGrace, '--shutdown-grace'), '--shutdown-grace'),
     sessionTimeoutMs,
     heartbeatIntervalMs,
-    rebalanceTimeoutMs: duration(get(flags.rebalanceTimeout, 14), '--rebalance-timeout'),
-    redisTimeoutMs: duration(get(flags.redisTimeout, 15), '--redis-timeout'),
+    rebalanceTimeoutMs: duration(get(flags.rebalanceTimeout, '--rebalance-timeout'), '--rebalance-timeout'),
+    redisTimeoutMs: duration(get(flags.redisTimeout, '--redis-timeout'), '--redis-timeout'),
     onError,
     dlqTopic: pick(flags.dlqTopic, env, 'DLQ_TOPIC', `${group}.dlq`),
-    maxRecordBytes: positiveInt(get(flags.maxRecordBytes, 18), '--max-record-bytes'),
-    healthPort: port(get(flags.healthPort, 19), '--health-port'),
+    maxRecordBytes: positiveInt(get(flags.maxRecordBytes, '--max-record-bytes'), '--max-record-bytes'),
+    healthPort: port(get(flags.healthPort, '--health-port'), '--health-port'),
   });
 }
 
