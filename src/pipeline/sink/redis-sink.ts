@@ -1,22 +1,27 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
+import { redisConnectionFromUrl, type RedisConnection } from '../../config/redis-connection.js';
+import { hashSlot } from './hash-slot.js';
+import { createRedisClient, type RedisClient } from './redis-client.js';
 import { purgingName, SinkError, type InvalidationSink } from './sink.js';
 
-export interface RedisSinkOptions {
-  readonly url: string;
+export type RedisSinkOptions = ({ readonly url: string } | { readonly connection: RedisConnection }) & {
   /** A command (pipeline) not answered within this time fails and is retried. */
   readonly commandTimeoutMs: number;
-  /** Keys per UNLINK command; a batch is sent as one pipeline of such commands. */
+  /** Keys per UNLINK command; a batch is sent as one pipeline of such commands (per node in a cluster). */
   readonly chunkSize: number;
-}
+};
 
-const FATAL = /^(NOPERM|WRONGTYPE|NOAUTH|WRONGPASS|ERR unknown command|ERR wrong number)/;
+/**
+ * Replies that retrying cannot fix: permissions (NOPERM names the command or says a key is out of the
+ * user's patterns), credentials, a key of the wrong type, a command the server does not know, and
+ * CROSSSLOT (a tag with stray braces under Redis Cluster). MOVED, ASK, TRYAGAIN, CLUSTERDOWN,
+ * READONLY, LOADING and connection errors are transient: the worker retries them.
+ */
+const FATAL = /^(NOPERM|WRONGTYPE|NOAUTH|WRONGPASS|CROSSSLOT|ERR unknown command|ERR wrong number)/;
 
-function classify(err: unknown): SinkError {
-  if (err instanceof SinkError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new SinkError(message, FATAL.test(message), { cause: err });
-}
+/** What ioredis says when a command is refused because no connection is ready (offline queue off). */
+const NOT_CONNECTED = /enableOfflineQueue options is false|Connection is closed|isn't ready/;
 
 /** The results of a pipeline, or its first error. */
 function throwFirst(results: [Error | null, unknown][] | null): unknown[] {
@@ -27,48 +32,104 @@ function throwFirst(results: [Error | null, unknown][] | null): unknown[] {
 }
 
 /**
- * Redis through ioredis with the offline queue off: while Redis is unreachable every call fails
- * at once, and the caller's retry loop (which pauses consumption) decides what happens — nothing
- * piles up in memory. ioredis keeps reconnecting in the background.
+ * Redis through ioredis — one server, a Redis Cluster or a master found through Sentinel — with
+ * the offline queue off: while Redis is unreachable every call fails at once, and the caller's retry
+ * loop (which pauses consumption) decides what happens; nothing piles up in memory. ioredis keeps
+ * reconnecting in the background, follows MOVED/ASK, and re-asks the sentinels after a failover.
  */
 export class RedisSink implements InvalidationSink {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
+  readonly #cluster: Cluster | undefined;
+  /** The last connection-level refusal (a wrong password during AUTH): it explains "not connected". */
+  #connectionRefusal: string | undefined;
 
   constructor(private readonly opts: RedisSinkOptions, logger: Logger) {
-    const options: RedisOptions = {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: opts.commandTimeoutMs,
-      connectTimeout: Math.max(1_000, opts.commandTimeoutMs),
-      lazyConnect: false,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), 2_000),
-      connectionName: 'cdc-invalidator',
-    };
-    this.#redis = new Redis(opts.url, options);
+    const connection = 'connection' in opts ? opts.connection : redisConnectionFromUrl(opts.url);
+    this.#redis = createRedisClient(connection, { commandTimeoutMs: opts.commandTimeoutMs, connectionName: 'cdc-invalidator' });
+    this.#cluster = this.#redis instanceof Cluster ? this.#redis : undefined;
     let down = false;
-    this.#redis.on('error', (e: Error) => {
-      if (!down) logger.warn({ err: { message: e.message } }, 'redis connection error; reconnecting');
+    const onError = (e: Error): void => {
+      if (FATAL.test(e.message)) this.#connectionRefusal = e.message;
+      if (!down) logger.warn({ err: { message: e.message }, topology: connection.topology.kind }, 'redis connection error; reconnecting');
       down = true;
-    });
+    };
+    this.#redis.on('error', onError);
+    this.#redis.on('node error', (e: Error) => onError(e));
     this.#redis.on('ready', () => {
+      this.#connectionRefusal = undefined;
       if (down) logger.info('redis connection ready again');
       down = false;
     });
+    this.#redis.on('+node', () => logger.debug('redis cluster node added'));
+  }
+
+  #classify(err: unknown): SinkError {
+    if (err instanceof SinkError) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (NOT_CONNECTED.test(message) && this.#connectionRefusal) {
+      return new SinkError(`redis refused the connection: ${this.#connectionRefusal}`, true, { cause: err });
+    }
+    return new SinkError(message, FATAL.test(message), { cause: err });
   }
 
   async unlink(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0;
-    const size = this.opts.chunkSize;
     try {
-      if (keys.length <= size) return await this.#redis.unlink(...keys);
-      const pipeline = this.#redis.pipeline();
-      for (let i = 0; i < keys.length; i += size) pipeline.unlink(...keys.slice(i, i + size));
-      let removed = 0;
-      for (const n of throwFirst(await pipeline.exec())) removed += Number(n);
-      return removed;
+      return await this.#unlink(keys);
     } catch (e) {
-      throw classify(e);
+      throw this.#classify(e);
     }
+  }
+
+  /** UNLINK in chunks; under Cluster grouped by slot (a command never spans two) and pipelined per node. */
+  async #unlink(keys: readonly string[]): Promise<number> {
+    const size = this.opts.chunkSize;
+    if (this.#cluster) {
+      let removed = 0;
+      const add = (p: ChainableCommander, slotKeys: readonly string[]): void => {
+        for (let i = 0; i < slotKeys.length; i += size) p.unlink(...slotKeys.slice(i, i + size));
+      };
+      for (const n of await this.#perNode(this.#cluster, keys, add)) removed += Number(n);
+      return removed;
+    }
+    if (keys.length <= size) return await this.#redis.unlink(...keys);
+    const pipeline = this.#redis.pipeline();
+    for (let i = 0; i < keys.length; i += size) pipeline.unlink(...keys.slice(i, i + size));
+    let removed = 0;
+    for (const n of throwFirst(await pipeline.exec())) removed += Number(n);
+    return removed;
+  }
+
+  /**
+   * Groups keys by hash slot, the slots by the node serving them (per the client's slot map), and
+   * runs one pipeline per node, all nodes at once. A slot that moved since the map was read answers
+   * MOVED/ASK: ioredis redirects what it can, anything left fails the call and the worker retries it
+   * (UNLINK and a repeated INCR of a version counter are both safe to repeat).
+   */
+  async #perNode(cluster: Cluster, keys: readonly string[], add: (p: ChainableCommander, slotKeys: readonly string[]) => void): Promise<unknown[]> {
+    if (cluster.status !== 'ready') throw new SinkError(`redis cluster not ready (${cluster.status})`, false);
+    const bySlot = new Map<number, string[]>();
+    for (const k of keys) {
+      const slot = hashSlot(k);
+      const list = bySlot.get(slot);
+      if (list) list.push(k);
+      else bySlot.set(slot, [k]);
+    }
+    const byNode = new Map<string, string[][]>();
+    for (const [slot, slotKeys] of bySlot) {
+      const node = cluster.slots[slot]?.[0] ?? `slot:${slot}`;
+      const groups = byNode.get(node);
+      if (groups) groups.push(slotKeys);
+      else byNode.set(node, [slotKeys]);
+    }
+    const results = await Promise.all(
+      [...byNode.values()].map(async (groups) => {
+        const p = cluster.pipeline();
+        for (const g of groups) add(p, g);
+        return throwFirst(await p.exec());
+      }),
+    );
+    return results.flat();
   }
 
   async purgeTags(tags: readonly string[]): Promise<number> {
@@ -76,7 +137,7 @@ export class RedisSink implements InvalidationSink {
     try {
       for (const tag of tags) members += await this.#purgeTag(tag);
     } catch (e) {
-      throw classify(e);
+      throw this.#classify(e);
     }
     return members;
   }
@@ -84,8 +145,9 @@ export class RedisSink implements InvalidationSink {
   /**
    * Moves the tag set aside with RENAMENX (an SADD after that lands in a fresh set, purged by the
    * second pass) and drains the moved set with SSCAN in chunks: UNLINK the members, then SREM them.
-   * The moved set's name is fixed per tag, so a retry, a replay after a crash, or a second worker
-   * purging the same tag first finishes what is there; RENAMENX never overwrites it.
+   * The moved set's name is fixed per tag and hashes to the tag's slot, so a retry, a replay after a
+   * crash, or a second worker purging the same tag first finishes what is there; RENAMENX never
+   * overwrites it. Members may live in any slot: they are deleted like keys (grouped by slot).
    */
   async #purgeTag(tag: string): Promise<number> {
     const purging = purgingName(tag);
@@ -113,7 +175,7 @@ export class RedisSink implements InvalidationSink {
         const [next, chunk] = await this.#redis.sscan(set, cursor, 'COUNT', this.opts.chunkSize);
         cursor = next;
         if (chunk.length > 0) {
-          await this.#redis.unlink(...chunk); // members leave the set only once they are gone
+          await this.#unlink(chunk); // members leave the set only once they are gone
           await this.#redis.srem(set, ...chunk);
           members += chunk.length;
         }
@@ -126,11 +188,17 @@ export class RedisSink implements InvalidationSink {
   async bumpVersions(versions: readonly string[]): Promise<void> {
     if (versions.length === 0) return;
     try {
+      if (this.#cluster) {
+        await this.#perNode(this.#cluster, versions, (p, slotKeys) => {
+          for (const v of slotKeys) p.incr(v);
+        });
+        return;
+      }
       const p = this.#redis.pipeline();
       for (const v of versions) p.incr(v);
       throwFirst(await p.exec());
     } catch (e) {
-      throw classify(e);
+      throw this.#classify(e);
     }
   }
 
@@ -139,7 +207,7 @@ export class RedisSink implements InvalidationSink {
       await this.#ready();
       await this.#redis.ping();
     } catch (e) {
-      throw classify(e);
+      throw this.#classify(e);
     }
   }
 
