@@ -66,7 +66,7 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
     console.error('cdc-invalidator: --max-rate: expected a positive number of keys per second');
     return EXIT_CONFIG;
   }
-  const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-replay' }, logger);
+  const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-replay', security: config.kafkaSecurity }, logger);
   try {
     const summary = await runReplay(
       kafka,
@@ -117,7 +117,7 @@ async function offsetsCommand(action: 'show' | 'reset', flags: OffsetsFlags): Pr
     throw e;
   }
   const logger = createLogger({ level: config.logLevel, destination: 2 });
-  const admin = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-offsets' }, logger).admin();
+  const admin = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-offsets', security: config.kafkaSecurity }, logger).admin();
   await admin.connect();
   try {
     let topics: string[];
@@ -169,7 +169,13 @@ function connectionOptions(cmd: Command): Command {
     .option('--log-level <level>', 'log level (env LOG_LEVEL)')
     .addOption(new Option('--session-timeout <duration>').hideHelp())
     .addOption(new Option('--heartbeat-interval <duration>').hideHelp())
-    .addOption(new Option('--rebalance-timeout <duration>').hideHelp());
+    .addOption(new Option('--rebalance-timeout <duration>').hideHelp())
+    .option('--kafka-sasl-mechanism <mechanism>', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512; user and password from env KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE (env KAFKA_SASL_MECHANISM)')
+    .option('--kafka-tls', 'TLS to the brokers (env KAFKA_TLS)')
+    .option('--kafka-tls-ca <file>', 'PEM CA bundle for the broker certificates (env KAFKA_TLS_CA_FILE, default the system CAs)')
+    .option('--kafka-tls-cert <file>', 'PEM client certificate for mutual TLS (env KAFKA_TLS_CERT_FILE)')
+    .option('--kafka-tls-key <file>', 'PEM client key; passphrase from env KAFKA_TLS_KEY_PASSWORD(_FILE) (env KAFKA_TLS_KEY_FILE)')
+    .option('--kafka-tls-servername <name>', 'TLS server name when it differs from the broker host (env KAFKA_TLS_SERVERNAME)');
 }
 
 export function registerReplay(program: Command, setExit: (code: number) => void): void {

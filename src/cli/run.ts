@@ -14,7 +14,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 export async function runCommand(flags: RunFlags): Promise<number> {
   const config = configOrReport(flags);
   if (!config) return EXIT_CONFIG;
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, logKeys: config.logKeys });
   const loaded = await loadMappings(config.mappingsDir);
   for (const p of loaded.problems) console.error(formatProblem(p));
   if (!loaded.set) {
@@ -82,5 +82,12 @@ export function registerRun(program: Command, setExit: (code: number) => void): 
     .option('--dlq-topic <topic>', 'dead-letter topic (env DLQ_TOPIC, default <group>.dlq)')
     .option('--max-record-bytes <n>', 'a larger record value is poison (env MAX_RECORD_BYTES, default 8388608)')
     .option('--health-port <port>', 'HTTP /livez, /readyz and /metrics on this port, 0 = off (env HEALTH_PORT, default 0)')
+    .option('--kafka-sasl-mechanism <mechanism>', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512; user and password from env KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE (env KAFKA_SASL_MECHANISM)')
+    .option('--kafka-tls', 'TLS to the brokers (env KAFKA_TLS)')
+    .option('--kafka-tls-ca <file>', 'PEM CA bundle for the broker certificates (env KAFKA_TLS_CA_FILE, default the system CAs)')
+    .option('--kafka-tls-cert <file>', 'PEM client certificate for mutual TLS (env KAFKA_TLS_CERT_FILE)')
+    .option('--kafka-tls-key <file>', 'PEM client key; passphrase from env KAFKA_TLS_KEY_PASSWORD(_FILE) (env KAFKA_TLS_KEY_FILE)')
+    .option('--kafka-tls-servername <name>', 'TLS server name when it differs from the broker host (env KAFKA_TLS_SERVERNAME)')
+    .option('--log-keys', 'allow cache key names and row values in debug logs; they may hold user data (env LOG_KEYS)')
     .action(async (flags: RunFlags) => setExit(await runCommand(flags)));
 }

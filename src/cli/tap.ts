@@ -35,7 +35,7 @@ async function tapCommand(flags: TapFlags): Promise<number> {
   if (!loaded.set) return EXIT_CONFIG;
   const mappings = loaded.set;
   const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: 2 });
-  const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-tap' }, logger);
+  const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-tap', security: config.kafkaSecurity }, logger);
   const topics = config.topics.kind === 'list' ? [...config.topics.topics] : config.topics.kind === 'regex' ? [config.topics.pattern] : topicsForPrefix(config.topics.prefix, mappings.tables());
   const consumer = kafka.consumer({
     groupId: `cdc-invalidator-tap-${randomUUID()}`,
@@ -94,5 +94,11 @@ export function registerTap(program: Command, setExit: (code: number) => void): 
     .option('--session-timeout <duration>', 'group session timeout')
     .option('--heartbeat-interval <duration>', 'group heartbeat interval')
     .option('--rebalance-timeout <duration>', 'group rebalance timeout')
+    .option('--kafka-sasl-mechanism <mechanism>', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512; user and password from env KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE (env KAFKA_SASL_MECHANISM)')
+    .option('--kafka-tls', 'TLS to the brokers (env KAFKA_TLS)')
+    .option('--kafka-tls-ca <file>', 'PEM CA bundle for the broker certificates (env KAFKA_TLS_CA_FILE, default the system CAs)')
+    .option('--kafka-tls-cert <file>', 'PEM client certificate for mutual TLS (env KAFKA_TLS_CERT_FILE)')
+    .option('--kafka-tls-key <file>', 'PEM client key; passphrase from env KAFKA_TLS_KEY_PASSWORD(_FILE) (env KAFKA_TLS_KEY_FILE)')
+    .option('--kafka-tls-servername <name>', 'TLS server name when it differs from the broker host (env KAFKA_TLS_SERVERNAME)')
     .action(async (flags: TapFlags) => setExit(await tapCommand(flags)));
 }

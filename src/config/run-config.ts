@@ -1,6 +1,7 @@
 import { parseTopicsFlag, type TopicSelection } from '../pipeline/source/topics.js';
 import { parseDuration } from '../util/duration.js';
 import { ConfigError } from './errors.js';
+import { describeKafkaSecurity, resolveKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
 
 /** The options of `run` as the CLI hands them over (all optional strings/booleans). */
 export interface RunFlags {
@@ -24,6 +25,13 @@ export interface RunFlags {
   dlqTopic?: string;
   maxRecordBytes?: string;
   healthPort?: string;
+  kafkaSaslMechanism?: string;
+  kafkaTls?: boolean;
+  kafkaTlsCa?: string;
+  kafkaTlsCert?: string;
+  kafkaTlsKey?: string;
+  kafkaTlsServername?: string;
+  logKeys?: boolean;
 }
 
 export interface RunConfig {
@@ -48,6 +56,10 @@ export interface RunConfig {
   readonly maxRecordBytes: number;
   /** 0 = no health server. */
   readonly healthPort: number;
+  /** Kafka SASL and TLS (credentials and key bytes: never log this object, use describeConfig). */
+  readonly kafkaSecurity: KafkaSecurity;
+  /** Key names and row values may appear in debug logs (they can hold user data). */
+  readonly logKeys: boolean;
 }
 
 /** Flag, environment variable and default of every `run` setting: the README's table comes from here. */
@@ -72,6 +84,16 @@ export const RUN_SETTINGS = [
   ['--dlq-topic', 'DLQ_TOPIC', '<group>.dlq', 'the dead-letter topic'],
   ['--max-record-bytes', 'MAX_RECORD_BYTES', '8388608', 'a record value larger than this is poison (too_large)'],
   ['--health-port', 'HEALTH_PORT', '0', 'port of the HTTP server with /livez, /readyz and /metrics (0 = none)'],
+  ['--kafka-sasl-mechanism', 'KAFKA_SASL_MECHANISM', '', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512 (empty = no SASL)'],
+  ['', 'KAFKA_SASL_USERNAME', '', 'Kafka SASL user (or KAFKA_SASL_USERNAME_FILE: a file holding it)'],
+  ['', 'KAFKA_SASL_PASSWORD', '', 'Kafka SASL password, or KAFKA_SASL_PASSWORD_FILE: a file holding it (never a flag)'],
+  ['--kafka-tls', 'KAFKA_TLS', 'false', 'TLS to the brokers (a CA, client certificate or server name turns it on too)'],
+  ['--kafka-tls-ca', 'KAFKA_TLS_CA_FILE', '', 'PEM CA bundle the broker certificates are checked against (default: the system CAs)'],
+  ['--kafka-tls-cert', 'KAFKA_TLS_CERT_FILE', '', 'PEM client certificate (mutual TLS); needs --kafka-tls-key'],
+  ['--kafka-tls-key', 'KAFKA_TLS_KEY_FILE', '', 'PEM private key of the client certificate'],
+  ['', 'KAFKA_TLS_KEY_PASSWORD', '', 'passphrase of an encrypted client key, or KAFKA_TLS_KEY_PASSWORD_FILE'],
+  ['--kafka-tls-servername', 'KAFKA_TLS_SERVERNAME', '', 'TLS server name (SNI, certificate check) when it differs from the broker host'],
+  ['--log-keys', 'LOG_KEYS', 'false', 'allow cache key names and row values in debug logs (they may hold user data)'],
 ] as const;
 
 /** A flag of `run`. */
@@ -164,6 +186,8 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     dlqTopic: pick(flags.dlqTopic, env, 'DLQ_TOPIC', `${group}.dlq`),
     maxRecordBytes: positiveInt(get(flags.maxRecordBytes, '--max-record-bytes'), '--max-record-bytes'),
     healthPort: port(get(flags.healthPort, '--health-port'), '--health-port'),
+    kafkaSecurity: resolveKafkaSecurity(flags, env),
+    logKeys: flags.logKeys ?? bool(env['LOG_KEYS'] ?? 'false', 'LOG_KEYS'),
   });
 }
 
@@ -177,5 +201,5 @@ export function describeConfig(c: RunConfig): Record<string, unknown> {
   } catch {
     redis = '[unparseable]';
   }
-  return { ...c, topics: c.topics.kind === 'regex' ? String(c.topics.pattern) : c.topics, redisUrl: redis };
+  return { ...c, topics: c.topics.kind === 'regex' ? String(c.topics.pattern) : c.topics, redisUrl: redis, kafkaSecurity: describeKafkaSecurity(c.kafkaSecurity) };
 }

@@ -476,7 +476,11 @@ export class Worker {
         this.deps.stats.set('consumer_lag', Math.max(0, lag), { topic: batch.topic, partition: String(batch.partition) });
       }
       this.deps.stats.set('pending_second_deletes', this.#pendingSecondDeletes());
-      this.deps.logger.debug({ topic: batch.topic, partition: batch.partition, lastOffset, keys: first.keys.length, tags: first.tags.length, versions: first.versions.length }, 'batch invalidated');
+      // The names come from row values: the logger censors keyNames/tagNames/versionNames unless --log-keys.
+      this.deps.logger.debug(
+        { topic: batch.topic, partition: batch.partition, lastOffset, keys: first.keys.length, tags: first.tags.length, versions: first.versions.length, keyNames: first.keys, tagNames: first.tags, versionNames: first.versions },
+        'batch invalidated',
+      );
       const active = batch.isActive();
       const unit = active ? this.#tracker.begin(batch.topic, batch.partition, lastOffset) : undefined;
       // The unit completes once every delay group's second pass was acknowledged.

@@ -19,7 +19,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       : config.topics.kind === 'regex'
         ? [config.topics.pattern]
         : topicsForPrefix(config.topics.prefix, mappings.tables());
-  const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator' }, logger);
+  const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator', security: config.kafkaSecurity }, logger);
   const source = new KafkaSource(
     kafka,
     {

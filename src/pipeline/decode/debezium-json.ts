@@ -34,7 +34,9 @@ function parse(text: string, what: string, exact = false): unknown {
   try {
     return exact ? parseJsonExact(text) : JSON.parse(text);
   } catch (e) {
-    throw new DecodeError('invalid_json', `${what} is not valid JSON: ${(e as Error).message}`);
+    // V8 quotes the start of the input ('Unexpected token, "…" is not valid JSON'): row data, kept out of logs.
+    const reason = (e as Error).message.replace(/,? ?"[\s\S]*"(\.\.\.)? is not valid JSON$/, '');
+    throw new DecodeError('invalid_json', `${what} is not valid JSON: ${reason}`);
   }
 }
 

@@ -1,11 +1,14 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
+import { kafkajsSecurityOptions, type KafkaSecurity } from '../../config/kafka-security.js';
 
 export interface KafkaClientOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly connectionTimeoutMs?: number;
-  /** Extra client settings (SSL, SASL) passed through to kafkajs. */
+  /** SASL and TLS from the run config (`RunConfig.kafkaSecurity`). */
+  readonly security?: KafkaSecurity;
+  /** Extra client settings passed through to kafkajs (win over `security`). */
   readonly client?: Partial<KafkaConfig>;
 }
 
@@ -23,6 +26,13 @@ function kafkajsLogCreator(logger: Logger) {
 
 /** One kafkajs client for the consumer and the dead-letter producer. */
 export function createKafka(opts: KafkaClientOptions, logger: Logger): Kafka {
+  const security = opts.security ? kafkajsSecurityOptions(opts.security) : {};
+  if (opts.security?.sasl && !opts.security.tls) {
+    logger.warn(
+      { mechanism: opts.security.sasl.mechanism },
+      'Kafka SASL over plaintext: the credentials (PLAIN: the password itself) and all records cross the network unencrypted; add --kafka-tls',
+    );
+  }
   return new Kafka({
     clientId: opts.clientId,
     brokers: [...opts.brokers],
@@ -30,6 +40,7 @@ export function createKafka(opts: KafkaClientOptions, logger: Logger): Kafka {
     logCreator: kafkajsLogCreator(logger),
     connectionTimeout: opts.connectionTimeoutMs ?? 3_000,
     retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10_000 },
+    ...security,
     ...opts.client,
   });
 }
