@@ -126,7 +126,11 @@ export class RedisSink implements InvalidationSink {
       [...byNode.values()].map(async (groups) => {
         const p = cluster.pipeline();
         for (const g of groups) add(p, g);
-        return throwFirst(await p.exec());
+        const replies = await p.exec();
+        // A pipeline only follows a redirection when every command got the same one; otherwise the
+        // slot map is stale: refresh it now so the worker's retry groups by the new owners.
+        if (replies?.some(([err]) => err && /^(MOVED|ASK) /.test(err.message))) cluster.refreshSlotsCache();
+        return throwFirst(replies);
       }),
     );
     return results.flat();
