@@ -1,6 +1,7 @@
 import { parseTopicsFlag, type TopicSelection } from '../pipeline/source/topics.js';
 import { parseDuration } from '../util/duration.js';
 import { ConfigError } from './errors.js';
+import { describeSchemaRegistry, resolveDecoderConfig, type SchemaRegistryConfig, type ValueFormat } from './schema-registry.js';
 import { describeKafkaSecurity, resolveKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
 
 /** The options of `run` as the CLI hands them over (all optional strings/booleans). */
@@ -24,6 +25,10 @@ export interface RunFlags {
   onError?: string;
   dlqTopic?: string;
   maxRecordBytes?: string;
+  format?: string;
+  schemaRegistry?: string;
+  schemaRegistryCa?: string;
+  schemaRegistryTimeout?: string;
   healthPort?: string;
   kafkaSaslMechanism?: string;
   kafkaTls?: boolean;
@@ -54,6 +59,10 @@ export interface RunConfig {
   readonly onError: 'dlq' | 'fail';
   readonly dlqTopic: string;
   readonly maxRecordBytes: number;
+  /** json, avro (registry-framed: Avro, Protobuf, JSON Schema) or auto (told apart per record). */
+  readonly format: ValueFormat;
+  /** Absent = no registry (format json, or auto decoding JSON only). Credentials: log through describeConfig. */
+  readonly schemaRegistry?: SchemaRegistryConfig;
   /** 0 = no health server. */
   readonly healthPort: number;
   /** Kafka SASL and TLS (credentials and key bytes: never log this object, use describeConfig). */
@@ -83,6 +92,12 @@ export const RUN_SETTINGS = [
   ['--on-error', 'ON_ERROR', 'dlq', 'a poison record: dlq (park it in the dead-letter topic, go on) or fail (stop before it, exit 1)'],
   ['--dlq-topic', 'DLQ_TOPIC', '<group>.dlq', 'the dead-letter topic'],
   ['--max-record-bytes', 'MAX_RECORD_BYTES', '8388608', 'a record value larger than this is poison (too_large)'],
+  ['--format', 'VALUE_FORMAT', 'auto', 'json, avro (Schema Registry framed: Avro, Protobuf, JSON Schema) or auto (framed values through the registry, the rest as JSON)'],
+  ['--schema-registry', 'SCHEMA_REGISTRY_URL', '', 'Confluent-compatible Schema Registry URL (needed by --format avro)'],
+  ['', 'SCHEMA_REGISTRY_USERNAME', '', 'Schema Registry basic-auth user (or SCHEMA_REGISTRY_USERNAME_FILE)'],
+  ['', 'SCHEMA_REGISTRY_PASSWORD', '', 'Schema Registry basic-auth password, or SCHEMA_REGISTRY_PASSWORD_FILE (never a flag)'],
+  ['--schema-registry-ca', 'SCHEMA_REGISTRY_CA_FILE', '', 'PEM CA bundle for an https:// registry (default: the system CAs)'],
+  ['--schema-registry-timeout', 'SCHEMA_REGISTRY_TIMEOUT', '5s', 'a registry lookup not answered in this time is retried (the partition waits)'],
   ['--health-port', 'HEALTH_PORT', '0', 'port of the HTTP server with /livez, /readyz and /metrics (0 = none)'],
   ['--kafka-sasl-mechanism', 'KAFKA_SASL_MECHANISM', '', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512 (empty = no SASL)'],
   ['', 'KAFKA_SASL_USERNAME', '', 'Kafka SASL user (or KAFKA_SASL_USERNAME_FILE: a file holding it)'],
@@ -185,6 +200,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     onError,
     dlqTopic: pick(flags.dlqTopic, env, 'DLQ_TOPIC', `${group}.dlq`),
     maxRecordBytes: positiveInt(get(flags.maxRecordBytes, '--max-record-bytes'), '--max-record-bytes'),
+    ...resolveDecoderConfig(flags, env),
     healthPort: port(get(flags.healthPort, '--health-port'), '--health-port'),
     kafkaSecurity: resolveKafkaSecurity(flags, env),
     logKeys: flags.logKeys ?? bool(env['LOG_KEYS'] ?? 'false', 'LOG_KEYS'),
@@ -201,5 +217,5 @@ export function describeConfig(c: RunConfig): Record<string, unknown> {
   } catch {
     redis = '[unparseable]';
   }
-  return { ...c, topics: c.topics.kind === 'regex' ? String(c.topics.pattern) : c.topics, redisUrl: redis, kafkaSecurity: describeKafkaSecurity(c.kafkaSecurity) };
+  return { ...c, topics: c.topics.kind === 'regex' ? String(c.topics.pattern) : c.topics, redisUrl: redis, schemaRegistry: describeSchemaRegistry(c.schemaRegistry), kafkaSecurity: describeKafkaSecurity(c.kafkaSecurity) };
 }

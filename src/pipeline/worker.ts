@@ -5,10 +5,10 @@ import { TemplateRenderError } from '../mapping/template.js';
 import { Lifecycle, type WorkerState } from '../runtime/lifecycle.js';
 import { RateLimitedWarn } from '../telemetry/rate-limited.js';
 import type { Stats } from '../telemetry/stats.js';
-import { sleep, type BackoffOptions } from '../util/backoff.js';
+import { backoffDelay, sleep, type BackoffOptions } from '../util/backoff.js';
 import { Committer } from './commit/committer.js';
 import { OffsetTracker } from './commit/offset-tracker.js';
-import { DecodeError } from './decode/errors.js';
+import { DecodeError, DecoderUnavailableError } from './decode/errors.js';
 import type { DeadLetterSink } from './sink/dead-letter.js';
 import { AbortedError, retrySink } from './sink/retry.js';
 import { SecondDeleteScheduler } from './sink/second-delete.js';
@@ -343,16 +343,54 @@ export class Worker {
   }
 
   /** Decode → map for one record; awaits only when the decoder is asynchronous (registry lookups). */
-  async #mapAsync(record: SourceRecord, events: Map<string, number>): Promise<Mapped> {
+  async #mapAsync(record: SourceRecord, events: Map<string, number>, batch: SourceBatch, pending: Promise<Decoded>): Promise<Mapped> {
     try {
-      return this.#map(record, await this.deps.decode(record), events);
+      return this.#map(record, await this.#decodeWaiting(record, pending, batch), events);
     } catch (e) {
       if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
       throw e;
     }
   }
 
-  #mapSync(record: SourceRecord, events: Map<string, number>): Mapped | Promise<Mapped> {
+  /**
+   * Awaits a decode, waiting out a decoder outage (the Schema Registry down, slow or answering 5xx):
+   * not poison. Retried with the backoff while the batch stays ours (heartbeats go on); meanwhile
+   * the worker is paused and not ready, as in a Redis outage, and nothing is committed past the record.
+   */
+  async #decodeWaiting(record: SourceRecord, first: Promise<Decoded>, batch: SourceBatch): Promise<Decoded> {
+    const { logger, stats } = this.deps;
+    let pending = first;
+    let failing = false;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await pending;
+        } catch (e) {
+          if (!(e instanceof DecoderUnavailableError)) throw e;
+          if (!failing) {
+            failing = true;
+            this.#redisFailing++;
+            stats.set('paused', 1);
+          }
+          stats.inc('redis_retries');
+          const delay = backoffDelay(attempt, this.opts.backoff);
+          if (attempt % 10 === 0) logger.warn({ at: recordRef(record), attempt, retryInMs: delay, err: { message: e.message } }, 'decoder unavailable (schema registry); retrying');
+          if (this.#abort.signal.aborted || !batch.isActive()) throw new AbortedError('batch no longer active (rebalance or stop)');
+          await batch.heartbeat();
+          await sleep(delay, this.#abort.signal);
+          if (this.#abort.signal.aborted) throw new AbortedError('decode retry: aborted');
+          pending = Promise.resolve().then(() => this.deps.decode(record));
+        }
+      }
+    } finally {
+      if (failing) {
+        if (--this.#redisFailing === 0) stats.set('paused', 0);
+        logger.info({ at: recordRef(record) }, 'decoder available again');
+      }
+    }
+  }
+
+  #mapSync(record: SourceRecord, events: Map<string, number>, batch: SourceBatch): Mapped | Promise<Mapped> {
     let decoded: Decoded | Promise<Decoded>;
     try {
       decoded = this.deps.decode(record);
@@ -360,7 +398,7 @@ export class Worker {
       if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
       throw e;
     }
-    if (decoded instanceof Promise) return this.#mapAsync(record, events);
+    if (decoded instanceof Promise) return this.#mapAsync(record, events, batch, decoded);
     return this.#map(record, decoded, events);
   }
 
@@ -437,7 +475,7 @@ export class Worker {
     let poison: PoisonRecordError | undefined;
     this.deps.stats.inc('records', undefined, batch.records.length);
     for (const record of batch.records) {
-      let mapped = this.#tooLarge(record) ?? this.#mapSync(record, events);
+      let mapped = this.#tooLarge(record) ?? this.#mapSync(record, events, batch);
       if (mapped instanceof Promise) mapped = await mapped;
       if ('poison' in mapped) {
         this.deps.stats.inc('poison_records', { code: mapped.poison.code });

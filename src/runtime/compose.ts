@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { RunConfig } from '../config/run-config.js';
 import type { MappingSet } from '../mapping/mapping-set.js';
-import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
+import { createDecoder } from '../pipeline/decode/format.js';
 import { RedisSink } from '../pipeline/sink/redis-sink.js';
 import { KafkaDeadLetter } from '../pipeline/sink/dead-letter.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
@@ -48,7 +48,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       source,
       sink,
       mappings,
-      decode: decodeDebeziumJson,
+      decode: createDecoder(config),
       logger,
       stats,
       ...(config.onError === 'dlq' ? { deadLetter: new KafkaDeadLetter(kafka, config.dlqTopic) } : {}),
