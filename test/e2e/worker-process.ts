@@ -1,0 +1,70 @@
+import type { ChildProcess } from 'node:child_process';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/processes.js';
+import { spawnCli } from '../support/worker.js';
+
+/**
+ * The built CLI (`dist/src/cli/main.js run`) as a child process on the host, configured through the
+ * environment like the container: ready when its /readyz answers 200; stopped with SIGTERM like
+ * `docker stop`, and expected to drain and exit 0.
+ */
+export class WorkerProcess {
+  #child: ChildProcess | undefined;
+  #output = '';
+  #healthPort = 0;
+
+  constructor(private readonly env: Readonly<Record<string, string>>) {}
+
+  /** The last output of every run, for failure messages. */
+  get output(): string {
+    return this.#output.slice(-16_384);
+  }
+
+  async start(readyTimeoutMs = 120_000): Promise<void> {
+    if (this.#child) throw new Error('the worker is already running');
+    this.#healthPort = await freePort();
+    const child = spawnCli(['run'], { ...this.env, HEALTH_PORT: String(this.#healthPort) });
+    this.#child = child;
+    const keep = (d: Buffer): void => {
+      this.#output = (this.#output + d.toString()).slice(-65_536);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const ready = async (): Promise<boolean> => {
+      if (child.exitCode !== null) throw new Error(`the worker exited with ${child.exitCode} before it was ready`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${this.#healthPort}/readyz`, { signal: AbortSignal.timeout(2_000) });
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      await waitFor(ready, { timeoutMs: readyTimeoutMs, intervalMs: 500, message: "the worker's /readyz to answer 200" });
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nworker output:\n${this.output}`);
+    }
+  }
+
+  /** SIGTERM, then the exit code (SIGKILL and an error after `ms`). */
+  async stop(ms = 60_000): Promise<number | null> {
+    const child = this.#child;
+    if (!child) return null;
+    this.#child = undefined;
+    if (child.exitCode !== null) return child.exitCode;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const killed = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`the worker did not exit within ${ms} ms of SIGTERM:\n${this.output}`));
+      }, ms);
+    });
+    try {
+      return await Promise.race([exited, killed]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
