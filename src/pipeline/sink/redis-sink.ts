@@ -69,6 +69,7 @@ export class RedisSink implements InvalidationSink {
     if (NOT_CONNECTED.test(message) && this.#connectionRefusal) {
       return new SinkError(`redis refused the connection: ${this.#connectionRefusal}`, true, { cause: err });
     }
+    if (message.startsWith('NOPERM')) return new SinkError(`${message} (grant it to the worker's Redis ACL user: docs/production-redis.md)`, true, { cause: err });
     return new SinkError(message, FATAL.test(message), { cause: err });
   }
 
