@@ -78,10 +78,17 @@ function twosComplement(n: bigint): Buffer {
   return Buffer.from(v.toString(16).padStart(bytes * 2, '0'), 'hex');
 }
 
-/** The avsc options every registry client of ours uses (the worker's and the tests' encoders). */
+/**
+ * The avsc options every registry client of ours uses (the worker's and the tests' encoders).
+ * avsc records named types in `registry`, and the library passes one options object to every
+ * schema it parses (spread shallowly): a getter gives each schema a fresh registry, so two
+ * versions of one topic's schema (same `….Envelope` name) do not clash as duplicate type names.
+ */
 export function avroOptions(): AvroOptions {
   return {
-    registry: { long: EXACT_LONG },
+    get registry() {
+      return { long: EXACT_LONG };
+    },
     logicalTypes: { decimal: DecimalType },
     wrapUnions: 'never',
   };

@@ -9,7 +9,7 @@ import { createDecoder, type RecordDecoder } from '../../../src/pipeline/decode/
 import { RegistryClient } from '../../../src/pipeline/decode/registry-client.js';
 import type { Decoded, SourceRecord } from '../../../src/pipeline/types.js';
 import { freePort } from '../../support/ports.js';
-import { avroEvents, encodeEvent, registerProducts, type ProductsSchemas } from '../../support/avro.js';
+import { avroEvents, avroSchemaText, encodeEvent, registerProducts, type ProductsSchemas } from '../../support/avro.js';
 import { fixturePath } from '../../support/paths.js';
 import { startSchemaRegistry, type TestSchemaRegistry } from '../../support/schema-registry.js';
 
@@ -241,5 +241,27 @@ message Envelope {
     assert.deepEqual(await decoder('avro')(record('shop.inventory.customers', key, frame(id, Buffer.from(text)))), expected);
     const mismatch = await errorOf(decoder('avro')(record('shop.inventory.customers', key, frame(id, Buffer.from('{"before":null}')))));
     assert.ok(mismatch instanceof DecodeError && mismatch.code === 'schema_mismatch', mismatch.message);
+  });
+});
+
+describe('Avro schema versions', () => {
+  it('two versions of one topic schema (same record names) both decode in one client', async () => {
+    const reg = await startSchemaRegistry();
+    try {
+      const s = await registerProducts(reg.url);
+      const v2 = JSON.parse(avroSchemaText('products-value')) as { fields: { type: { fields: unknown[] }[] }[] };
+      v2.fields[0]!.type[1]!.fields.push({ name: 'color', type: ['null', 'string'], default: null });
+      const { id: v2Id } = await s.client.registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v2) }, { subject: 'v2-value' });
+      assert.notEqual(v2Id, s.valueId);
+      const ev = avroEvents()[0]!;
+      const decode = createDecoder({ format: 'avro', schemaRegistry: { url: reg.url, timeoutMs: 5_000 } });
+      const v1 = await decode(record(ev.topic, null, await s.client.registry.encode(s.valueId, ev.value)));
+      const after = { ...(ev.value!['after'] as Record<string, unknown>), color: 'red' };
+      const v2d = await decode(record(ev.topic, null, await s.client.registry.encode(v2Id, { ...ev.value, after })));
+      assert.equal(v1.kind === 'change' && v1.event.after?.['color'], undefined);
+      assert.equal(v2d.kind === 'change' && v2d.event.after?.['color'], 'red');
+    } finally {
+      await reg.close();
+    }
   });
 });
