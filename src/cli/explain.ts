@@ -7,7 +7,11 @@ import { loadMappings } from '../mapping/load.js';
 import type { MappingSet } from '../mapping/mapping-set.js';
 import { formatProblem } from '../mapping/model.js';
 import { recordFromText } from '../mapping/record-input.js';
+import { ConfigError } from '../config/errors.js';
+import { resolveDecoderConfig } from '../config/schema-registry.js';
 import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
+import { createDecoder, type RecordDecoder } from '../pipeline/decode/format.js';
+import { isRegistryFramed } from '../pipeline/decode/registry-client.js';
 
 export interface ExplainLine {
   readonly file: string;
@@ -24,18 +28,23 @@ export interface ExplainLine {
  * fired or not and why not, and per template the names it rendered or why it gave none), and the
  * union that would be invalidated: `keys`, `tags`, `versions`, with `skipped` templates.
  */
-export async function explainFiles(files: readonly string[], mappings: MappingSet, topic = 'explain'): Promise<ExplainLine[]> {
+export async function explainFiles(files: readonly string[], mappings: MappingSet, topic = 'explain', decode: RecordDecoder = decodeDebeziumJson): Promise<ExplainLine[]> {
   const out: ExplainLine[] = [];
   for (const file of files) {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, 'utf8');
+      bytes = await readFile(file);
     } catch (e) {
       out.push({ file, result: 'error', error: `cannot read: ${(e as Error).message}` });
       continue;
     }
     try {
-      const decoded = decodeDebeziumJson(recordFromText(text, { topic }));
+      // A registry-framed value (magic byte 0, schema id: Avro, Protobuf, JSON Schema) as written to Kafka, or JSON text.
+      const framed: boolean = isRegistryFramed(bytes);
+      const record = framed
+        ? { topic, partition: 0, offset: '0', key: null, value: bytes, headers: {} }
+        : recordFromText(bytes.toString('utf8'), { topic });
+      const decoded = await decode(record);
       if (decoded.kind === 'skip') {
         out.push({ file, result: 'skip', reason: decoded.reason });
         continue;
@@ -94,15 +103,32 @@ export function explainText(line: ExplainLine): string[] {
   return out;
 }
 
-async function explainCommand(files: string[], opts: { mappings: string; topic?: string; format: string }): Promise<number> {
+interface ExplainOptions {
+  mappings: string;
+  topic?: string;
+  format: string;
+  schemaRegistry?: string;
+  schemaRegistryCa?: string;
+}
+
+async function explainCommand(files: string[], opts: ExplainOptions): Promise<number> {
   if (opts.format !== 'json' && opts.format !== 'text') {
     console.error(`cdc-invalidator: --format must be json or text, got "${opts.format}"`);
+    return EXIT_CONFIG;
+  }
+  let decode: RecordDecoder;
+  try {
+    // Registry-framed files need the registry; JSON files never touch it.
+    decode = createDecoder(resolveDecoderConfig({ format: 'auto', schemaRegistry: opts.schemaRegistry, schemaRegistryCa: opts.schemaRegistryCa }, process.env));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`cdc-invalidator: ${e.message}`);
     return EXIT_CONFIG;
   }
   const loaded = await loadMappings(opts.mappings);
   for (const p of loaded.problems) console.error(formatProblem(p));
   if (!loaded.set) return EXIT_CONFIG;
-  const lines = await explainFiles(files, loaded.set, opts.topic);
+  const lines = await explainFiles(files, loaded.set, opts.topic, decode);
   for (const line of lines) {
     if (opts.format === 'json') console.log(JSON.stringify(line));
     else console.log(explainText(line).join('\n'));
@@ -112,9 +138,11 @@ async function explainCommand(files: string[], opts: { mappings: string; topic?:
 
 export function registerExplain(p: Command, setExit: (code: number) => void): void {
   p.command('explain <files...>')
-    .description('show what each file (one Kafka record, or its value, as JSON) would invalidate, mapping by mapping and template by template; needs no Kafka or Redis')
+    .description('show what each file (one Kafka record, or its value, as JSON; or a Schema Registry framed value) would invalidate, mapping by mapping and template by template; needs no Kafka or Redis')
     .option('--mappings <dir>', 'mappings directory', process.env['MAPPINGS_DIR'] ?? './mappings')
     .option('--topic <name>', 'topic the record came from (routes events that carry no source block)')
     .option('--format <format>', 'json (one line per file) or text', 'json')
-    .action(async (files: string[], opts: { mappings: string; topic?: string; format: string }) => setExit(await explainCommand(files, opts)));
+    .option('--schema-registry <url>', 'Schema Registry for files holding a registry-framed value (Avro, Protobuf, JSON Schema) as written to Kafka (env SCHEMA_REGISTRY_URL)')
+    .option('--schema-registry-ca <file>', 'PEM CA bundle for an https:// registry (env SCHEMA_REGISTRY_CA_FILE)')
+    .action(async (files: string[], opts: ExplainOptions) => setExit(await explainCommand(files, opts)));
 }
