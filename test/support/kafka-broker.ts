@@ -3,6 +3,10 @@ import { stopProcess } from './processes.js';
 
 export interface KafkaBroker {
   readonly brokers: string[];
+  /** SIGSTOP: every broker of the mock cluster stops answering (connections hang, nothing is lost). */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -34,5 +38,13 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
   });
   child.stderr!.removeAllListeners('data');
   child.stderr!.resume(); // keep draining the debug log so the pipe never fills
-  return { brokers, stop: () => stopProcess(child, 'SIGTERM', 3_000) };
+  return {
+    brokers,
+    freeze: () => void child.kill('SIGSTOP'),
+    thaw: () => void child.kill('SIGCONT'),
+    stop: async () => {
+      child.kill('SIGCONT');
+      await stopProcess(child, 'SIGTERM', 3_000);
+    },
+  };
 }

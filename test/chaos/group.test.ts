@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { chaosSeed, chaosStream, plant, seededRandom, streamRecords, survivors } from '../support/chaos.js';
+import { committedOffsets, endOffsets, uniqueName } from '../support/kafka.js';
+import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
+import { startServices, type Services } from '../support/services.js';
+import { exitOf, mappingsDir, spawnCli } from '../support/worker.js';
+
+let services: Services;
+let mappings: string;
+
+before(async () => {
+  services = await startServices();
+  mappings = await mappingsDir();
+});
+after(async () => services?.stop());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function workerArgs(topic: string, group: string): string[] {
+  return [
+    'run', '--brokers', services.broker.brokers.join(','), '--redis', services.redisServer.url, '--topics', topic,
+    '--group', group, '--mappings', mappings, '--from-beginning', '--second-delete-delay', '1s',
+    '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--rebalance-timeout', '6s', '--commit-interval', '50ms',
+    '--log-level', 'info',
+  ];
+}
+
+interface Member {
+  readonly child: ChildProcess;
+  /** Partitions this member was last assigned (from its `partitions assigned` log line). */
+  assigned: number;
+  log: string;
+}
+
+function startMember(topic: string, group: string): Member {
+  const child = spawnCli(workerArgs(topic, group));
+  const m: Member = { child, assigned: -1, log: '' };
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.includes('partitions assigned')) m.assigned = (JSON.parse(line) as { partitions: number }).partitions;
+      if (/"level":(40|50|60)/.test(line)) m.log = (m.log + line + '\n').slice(-4_000);
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => (m.log = (m.log + d.toString()).slice(-4_000)));
+  return m;
+}
+
+describe('chaos: workers sharing a group', { timeout: 240_000 }, () => {
+  it('two workers share the partitions; one SIGKILLed mid-stream leaves zero sentinels', async (t) => {
+    const seed = chaosSeed();
+    const random = seededRandom(seed);
+    const { kafka, redis } = services;
+    const topic = `${uniqueName('chaos')}.inventory.customers`;
+    const group = uniqueName('g');
+    const stream = chaosStream(4, 2_500, random);
+    const all = stream.flat();
+    const planted = await plant(redis, all);
+
+    const a = startMember(topic, group);
+    const b = startMember(topic, group);
+    const members = [a, b];
+    try {
+      await waitFor(() => a.assigned > 0 && b.assigned > 0 && a.assigned + b.assigned === 4, {
+        timeoutMs: 40_000,
+        intervalMs: 100,
+        message: `both members assigned partitions (a ${a.assigned}, b ${b.assigned}; ${a.log} ${b.log})`,
+      });
+      t.diagnostic(`seed ${seed}: partitions a ${a.assigned}, b ${b.assigned}`);
+      const streamer = streamRecords(kafka, topic, stream, all.length / 20);
+      // Kill one member at a random moment while the stream flows; the other takes its partitions
+      // over after the session timeout and replays from the victim's last commit.
+      await sleep(3_000 + Math.floor(random() * 8_000));
+      const produced = streamer.produced.reduce((x, y) => x + y, 0);
+      await stopProcess(b.child, 'SIGKILL');
+      t.diagnostic(`killed b after ${produced} of ${all.length} events were produced`);
+      await withTimeout(streamer.done, 90_000, 'the producer finishing');
+      const end = await endOffsets(kafka, topic);
+      await waitFor(
+        async () => {
+          const c = await committedOffsets(kafka, group, topic);
+          return [...end].every(([p, high]) => c.get(p) === high);
+        },
+        { timeoutMs: 90_000, intervalMs: 250, message: `the survivor committing every partition to the end (${a.log})` },
+      );
+      assert.equal(a.assigned, 4, 'the survivor owns every partition');
+      const left = await survivors(redis, all);
+      t.diagnostic(`events ${all.length}, sentinels planted ${planted}, killed members 1, sentinels left ${left}`);
+      assert.equal(left, 0, 'sentinels left');
+      a.child.kill('SIGTERM');
+      assert.equal(await withTimeout(exitOf(a.child), 20_000, 'a clean exit on SIGTERM'), 0);
+    } finally {
+      for (const m of members) await stopProcess(m.child, 'SIGKILL');
+    }
+  });
+});
