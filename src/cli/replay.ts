@@ -9,6 +9,7 @@ import { CHANGE_OPS, type ChangeOp } from '../pipeline/types.js';
 import { executeReset, planReset, showOffsets, type ResetTarget } from '../replay/offsets.js';
 import { parsePosition, type Position } from '../replay/positions.js';
 import { runReplay } from '../replay/replay.js';
+import { createDecoder } from '../pipeline/decode/format.js';
 import { createLogger } from '../telemetry/logger.js';
 import { topicsForPrefix } from '../pipeline/source/topics.js';
 
@@ -83,6 +84,7 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         rebalanceTimeoutMs: config.rebalanceTimeoutMs,
         progressIntervalMs: 5_000,
+        decode: createDecoder(config),
       },
       logger,
     );
@@ -192,6 +194,9 @@ export function registerReplay(program: Command, setExit: (code: number) => void
     .option('--dry-run', 'count events and distinct keys, print a sample; touch nothing')
     .option('--max-rate <keys/s>', 'at most this many keys per second to Redis')
     .option('--second-delete-delay <duration>', 'second delete delay (0 = off)')
+    .option('--format <format>', 'json, avro or auto (env VALUE_FORMAT, default auto)')
+    .option('--schema-registry <url>', 'Schema Registry URL (env SCHEMA_REGISTRY_URL)')
+    .option('--schema-registry-ca <file>', 'PEM CA bundle for an https:// registry (env SCHEMA_REGISTRY_CA_FILE)')
     .action(async (flags: ReplayFlags) => setExit(await replayCommand(flags)));
 
   const offsets = program.command('offsets').description("the live group's offsets");

@@ -6,7 +6,7 @@ import { configOrReport } from './config.js';
 import { evaluate } from '../mapping/evaluate.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
-import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
+import { createDecoder } from '../pipeline/decode/format.js';
 import { DecodeError } from '../pipeline/decode/errors.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
 import { topicsForPrefix } from '../pipeline/source/topics.js';
@@ -34,6 +34,7 @@ async function tapCommand(flags: TapFlags): Promise<number> {
   for (const p of loaded.problems) console.error(formatProblem(p));
   if (!loaded.set) return EXIT_CONFIG;
   const mappings = loaded.set;
+  const decode = createDecoder(config);
   const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: 2 });
   const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-tap', security: config.kafkaSecurity }, logger);
   const topics = config.topics.kind === 'list' ? [...config.topics.topics] : config.topics.kind === 'regex' ? [config.topics.pattern] : topicsForPrefix(config.topics.prefix, mappings.tables());
@@ -58,7 +59,7 @@ async function tapCommand(flags: TapFlags): Promise<number> {
         const record = { topic, partition, offset: message.offset, key: message.key, value: message.value, headers: {} };
         let line: Record<string, unknown>;
         try {
-          const d = decodeDebeziumJson(record);
+          const d = await decode(record);
           if (d.kind === 'skip') return;
           if (flags.table && d.event.table !== flags.table) return;
           const plan = evaluate(d.event, mappings);
@@ -94,6 +95,9 @@ export function registerTap(program: Command, setExit: (code: number) => void): 
     .option('--session-timeout <duration>', 'group session timeout')
     .option('--heartbeat-interval <duration>', 'group heartbeat interval')
     .option('--rebalance-timeout <duration>', 'group rebalance timeout')
+    .option('--format <format>', 'json, avro or auto (env VALUE_FORMAT, default auto)')
+    .option('--schema-registry <url>', 'Schema Registry URL (env SCHEMA_REGISTRY_URL)')
+    .option('--schema-registry-ca <file>', 'PEM CA bundle for an https:// registry (env SCHEMA_REGISTRY_CA_FILE)')
     .option('--kafka-sasl-mechanism <mechanism>', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512; user and password from env KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE (env KAFKA_SASL_MECHANISM)')
     .option('--kafka-tls', 'TLS to the brokers (env KAFKA_TLS)')
     .option('--kafka-tls-ca <file>', 'PEM CA bundle for the broker certificates (env KAFKA_TLS_CA_FILE, default the system CAs)')

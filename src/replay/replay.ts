@@ -3,6 +3,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { MappingSet } from '../mapping/mapping-set.js';
 import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
+import type { RecordDecoder } from '../pipeline/decode/format.js';
 import { RateLimitedSink } from '../pipeline/sink/rate-limited-sink.js';
 import type { InvalidationSink } from '../pipeline/sink/sink.js';
 import { topicsForPrefix, type TopicSelection } from '../pipeline/source/topics.js';
@@ -26,6 +27,8 @@ export interface ReplayOptions {
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
   readonly progressIntervalMs: number;
+  /** The record decoder (--format / --schema-registry); JSON when absent. */
+  readonly decode?: RecordDecoder;
 }
 
 export interface ReplaySummary {
@@ -115,7 +118,7 @@ export async function runReplay(kafka: Kafka, redisSink: () => InvalidationSink,
       onError: 'skip',
       maxRecordBytes: Number.MAX_SAFE_INTEGER,
     },
-    { source, sink, mappings: opts.mappings, decode: decodeDebeziumJson, logger, stats },
+    { source, sink, mappings: opts.mappings, decode: opts.decode ?? decodeDebeziumJson, logger, stats },
   );
   const progress = setInterval(() => {
     const seconds = (performance.now() - started) / 1000;
