@@ -42,7 +42,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
 
   const health = config.healthPort > 0 ? await startHealthServer(config.healthPort, worker, logger, registry) : undefined;
   try {
-    await worker.start();
+    // A signal during start-up (Redis or Kafka unreachable) ends the wait: done resolves first.
+    await Promise.race([worker.start(), worker.done]);
   } catch (e) {
     logger.error({ err: { message: (e as Error).message } }, 'could not start');
     await worker.done;
@@ -78,6 +79,12 @@ export function registerRun(program: Command, setExit: (code: number) => void): 
     .addOption(new Option('--heartbeat-interval <duration>', 'group heartbeat interval (env KAFKA_HEARTBEAT_INTERVAL, default 3s)'))
     .addOption(new Option('--rebalance-timeout <duration>', 'group rebalance timeout (env KAFKA_REBALANCE_TIMEOUT, default 60s)'))
     .addOption(new Option('--redis-timeout <duration>', 'Redis command timeout (env REDIS_COMMAND_TIMEOUT, default 5s)'))
+    .option('--redis-cluster', 'Redis Cluster: --redis is a comma-separated list of seed URLs (env REDIS_CLUSTER)')
+    .option('--redis-sentinels <list>', 'Redis Sentinel: host:port of the sentinels, comma-separated (env REDIS_SENTINELS)')
+    .option('--redis-sentinel-master <name>', 'master name the sentinels monitor (env REDIS_SENTINEL_MASTER)')
+    .option('--redis-tls-ca <file>', 'PEM CA bundle for Redis TLS (env REDIS_TLS_CA_FILE); credentials: env REDIS_USERNAME, REDIS_PASSWORD(_FILE)')
+    .option('--redis-tls-cert <file>', 'PEM client certificate for Redis (env REDIS_TLS_CERT_FILE)')
+    .option('--redis-tls-key <file>', 'PEM client key for Redis (env REDIS_TLS_KEY_FILE)')
     .option('--on-error <policy>', 'poison records: dlq (dead-letter and go on) or fail (stop before it) (env ON_ERROR, default dlq)')
     .option('--dlq-topic <topic>', 'dead-letter topic (env DLQ_TOPIC, default <group>.dlq)')
     .option('--max-record-bytes <n>', 'a larger record value is poison (env MAX_RECORD_BYTES, default 8388608)')

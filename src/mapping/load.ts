@@ -20,6 +20,9 @@ async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => a.name.localeCompare(b.name));
   for (const e of entries) {
+    // Hidden entries are skipped: a Kubernetes ConfigMap volume holds the real files in a
+    // `..<timestamp>/` directory behind a `..data` link, and links each file from the top.
+    if (e.name.startsWith('.')) continue;
     const path = join(dir, e.name);
     if (e.isDirectory()) out.push(...(await listFiles(path)));
     else if (MAPPING_FILE.test(e.name) && !TEST_FILE.test(e.name)) out.push(path);
@@ -27,7 +30,7 @@ async function listFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Reads every `*.yaml`/`*.yml` below dir (sorted, recursive) and compiles them into one set. */
+/** Reads every `*.yaml`/`*.yml` below dir (sorted, recursive, hidden entries skipped) and compiles them into one set. */
 export async function loadMappings(dir: string): Promise<LoadResult> {
   const problems: Problem[] = [];
   const here = { file: dir, line: 1, col: 1 };

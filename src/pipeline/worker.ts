@@ -183,6 +183,7 @@ export class Worker {
     try {
       // Join the group only once Redis answers: nothing to do with a batch before that.
       await this.#retry(() => this.deps.sink.ping(), 'redis ping');
+      if (this.#stopping) return; // stopped while waiting for Redis: never join the group
       await this.deps.source.start((batch) => this.#handleBatch(batch), {
         onAssigned: (assignment) => {
           this.#assigned = true;
@@ -194,8 +195,14 @@ export class Worker {
         onCrash: (err) => void this.#fail(err),
       });
     } catch (e) {
+      if (this.#stopping && e instanceof AbortedError) return; // a stop during start-up is not a failure
       await this.#fail(e as Error);
       throw e;
+    }
+    if (this.#stopping) {
+      // Stopped while joining: the drain may have run before the consumer existed.
+      await this.deps.source.stop().catch(() => undefined);
+      return;
     }
     this.#lifecycle.to('running');
     this.#statsTimer = setInterval(() => this.deps.logger.info({ stats: this.deps.stats.snapshot() }, 'progress'), 30_000);
@@ -213,6 +220,8 @@ export class Worker {
   }
 
   async #drain(graceMs: number, failure?: Error): Promise<WorkerResult> {
+    // Still starting (waiting for Redis or the group): nothing was consumed, so nothing to drain.
+    if (this.state === 'starting' || this.state === 'initialized') this.#abort.abort();
     if (failure) this.#lifecycle.to('failed', { err: { message: failure.message } });
     else this.#lifecycle.to('draining', { graceMs });
     this.deps.source.pauseAll();
