@@ -7,8 +7,6 @@ export type RedisClient = Redis | Cluster;
 export interface RedisClientOptions {
   /** A command not answered within this time fails (and the caller retries). */
   readonly commandTimeoutMs: number;
-  /** CLIENT SETNAME on every connection (needs `+client|setname`; a refusal is ignored). */
-  readonly connectionName: string;
 }
 
 /** Reconnect backoff: 100 ms doubling to 2 s, forever (the worker pauses meanwhile). */
@@ -41,7 +39,9 @@ function baseOptions(c: RedisConnection, o: RedisClientOptions): RedisOptions {
     commandTimeout: o.commandTimeoutMs,
     connectTimeout: Math.max(1_000, o.commandTimeoutMs),
     retryStrategy: reconnectDelay,
-    connectionName: o.connectionName,
+    // No connectionName: with the ready check off, ioredis (5.x, event_handler.js) marks a connection
+    // ready once CLIENT SETNAME settles even when the socket closed meanwhile — a cut during the
+    // handshake then leaves a "ready" client on a dead socket that never reconnects.
     disableClientInfo: true,
     ...(c.username !== undefined ? { username: c.username } : {}),
     ...(c.password !== undefined ? { password: c.password } : {}),

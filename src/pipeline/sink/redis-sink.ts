@@ -45,7 +45,7 @@ export class RedisSink implements InvalidationSink {
 
   constructor(private readonly opts: RedisSinkOptions, logger: Logger) {
     const connection = 'connection' in opts ? opts.connection : redisConnectionFromUrl(opts.url);
-    this.#redis = createRedisClient(connection, { commandTimeoutMs: opts.commandTimeoutMs, connectionName: 'cdc-invalidator' });
+    this.#redis = createRedisClient(connection, { commandTimeoutMs: opts.commandTimeoutMs });
     this.#cluster = this.#redis instanceof Cluster ? this.#redis : undefined;
     let down = false;
     const onError = (e: Error): void => {
@@ -237,7 +237,11 @@ export class RedisSink implements InvalidationSink {
     try {
       await this.#redis.quit();
     } catch {
-      this.#redis.disconnect();
+      // already closed or unreachable: disconnect below
+    } finally {
+      // Through Sentinel, QUIT leaves the failover detector's sentinel connections reconnecting
+      // forever; disconnect() also closes those.
+      if (!this.#cluster) this.#redis.disconnect();
     }
   }
 }
