@@ -34,9 +34,13 @@ const URL_FIELDS = ['url', 'redisUrl', 'schemaRegistryUrl'] as const;
  */
 export const DATA_FIELDS = ['keyNames', 'tagNames', 'versionNames', 'row', 'before', 'after'] as const;
 
-/** `name`, `*.name`, `*.*.name` and `*.*.*.name`: a field at the top or up to three objects down. */
+/**
+ * `name` at the top, one object down, and up to three objects down under `config` (where whole config
+ * objects are logged). Deeper wildcards (`*.*.*.name`) would walk every element of a logged array of key
+ * names: 10× the cost of a debug batch line.
+ */
 function anyDepth(name: string): string[] {
-  return [name, `*.${name}`, `*.*.${name}`, `*.*.*.${name}`];
+  return [name, `*.${name}`, `config.*.${name}`, `config.*.*.${name}`];
 }
 
 /** Every redacted path: secrets always, row data unless `logKeys`. Exported for tests and docs. */
