@@ -71,7 +71,7 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
   try {
     const summary = await runReplay(
       kafka,
-      () => new RedisSink({ url: config.redisUrl, commandTimeoutMs: config.redisTimeoutMs, chunkSize: 512 }, logger),
+      () => new RedisSink({ connection: config.redis, commandTimeoutMs: config.redisTimeoutMs, chunkSize: 512 }, logger),
       {
         topics: config.topics,
         mappings,
@@ -187,6 +187,12 @@ export function registerReplay(program: Command, setExit: (code: number) => void
       .description('re-invalidate the keys of a window of change events (own reader; the live group is untouched)'),
   )
     .option('--redis <url>', 'Redis URL (env REDIS_URL)')
+    .option('--redis-cluster', 'Redis Cluster: --redis is a comma-separated list of seed URLs (env REDIS_CLUSTER)')
+    .option('--redis-sentinels <list>', 'Redis Sentinel: host:port of the sentinels, comma-separated (env REDIS_SENTINELS)')
+    .option('--redis-sentinel-master <name>', 'master name the sentinels monitor (env REDIS_SENTINEL_MASTER)')
+    .option('--redis-tls-ca <file>', 'PEM CA bundle for Redis TLS (env REDIS_TLS_CA_FILE); credentials: env REDIS_USERNAME, REDIS_PASSWORD(_FILE)')
+    .option('--redis-tls-cert <file>', 'PEM client certificate for Redis (env REDIS_TLS_CERT_FILE)')
+    .option('--redis-tls-key <file>', 'PEM client key for Redis (env REDIS_TLS_KEY_FILE)')
     .option('--from <position>', 'earliest | latest | now | ISO time | duration ago (2h) | p:offset,…', 'earliest')
     .option('--to <position>', 'same forms; the window ends before it', 'latest')
     .option('--mapping <name>', 'apply only this mapping (repeatable)', collect)

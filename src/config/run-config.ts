@@ -1,6 +1,7 @@
 import { parseTopicsFlag, type TopicSelection } from '../pipeline/source/topics.js';
 import { parseDuration } from '../util/duration.js';
 import { ConfigError } from './errors.js';
+import { describeRedisConnection, REDIS_SETTINGS, resolveRedisConnection, type RedisConnection } from './redis-connection.js';
 import { describeSchemaRegistry, resolveDecoderConfig, type SchemaRegistryConfig, type ValueFormat } from './schema-registry.js';
 import { describeKafkaSecurity, resolveKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
 
@@ -22,6 +23,12 @@ export interface RunFlags {
   heartbeatInterval?: string;
   rebalanceTimeout?: string;
   redisTimeout?: string;
+  redisCluster?: boolean;
+  redisSentinels?: string;
+  redisSentinelMaster?: string;
+  redisTlsCa?: string;
+  redisTlsCert?: string;
+  redisTlsKey?: string;
   onError?: string;
   dlqTopic?: string;
   maxRecordBytes?: string;
@@ -56,6 +63,8 @@ export interface RunConfig {
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
   readonly redisTimeoutMs: number;
+  /** Topology, credentials and TLS of Redis (secrets inside: log describeConfig, never this). */
+  readonly redis: RedisConnection;
   readonly onError: 'dlq' | 'fail';
   readonly dlqTopic: string;
   readonly maxRecordBytes: number;
@@ -89,6 +98,7 @@ export const RUN_SETTINGS = [
   ['--heartbeat-interval', 'KAFKA_HEARTBEAT_INTERVAL', '3s', 'consumer group heartbeat interval'],
   ['--rebalance-timeout', 'KAFKA_REBALANCE_TIMEOUT', '60s', 'consumer group rebalance timeout'],
   ['--redis-timeout', 'REDIS_COMMAND_TIMEOUT', '5s', 'a Redis call not answered in this time fails and is retried'],
+  ...REDIS_SETTINGS,
   ['--on-error', 'ON_ERROR', 'dlq', 'a poison record: dlq (park it in the dead-letter topic, go on) or fail (stop before it, exit 1)'],
   ['--dlq-topic', 'DLQ_TOPIC', '<group>.dlq', 'the dead-letter topic'],
   ['--max-record-bytes', 'MAX_RECORD_BYTES', '8388608', 'a record value larger than this is poison (too_large)'],
@@ -197,6 +207,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     heartbeatIntervalMs,
     rebalanceTimeoutMs: duration(get(flags.rebalanceTimeout, '--rebalance-timeout'), '--rebalance-timeout'),
     redisTimeoutMs: duration(get(flags.redisTimeout, '--redis-timeout'), '--redis-timeout'),
+    redis: resolveRedisConnection(redisUrl, flags, env),
     onError,
     dlqTopic: pick(flags.dlqTopic, env, 'DLQ_TOPIC', `${group}.dlq`),
     maxRecordBytes: positiveInt(get(flags.maxRecordBytes, '--max-record-bytes'), '--max-record-bytes'),
@@ -217,5 +228,5 @@ export function describeConfig(c: RunConfig): Record<string, unknown> {
   } catch {
     redis = '[unparseable]';
   }
-  return { ...c, topics: c.topics.kind === 'regex' ? String(c.topics.pattern) : c.topics, redisUrl: redis, schemaRegistry: describeSchemaRegistry(c.schemaRegistry), kafkaSecurity: describeKafkaSecurity(c.kafkaSecurity) };
+  return { ...c, topics: c.topics.kind === 'regex' ? String(c.topics.pattern) : c.topics, redisUrl: redis, redis: describeRedisConnection(c.redis), schemaRegistry: describeSchemaRegistry(c.schemaRegistry), kafkaSecurity: describeKafkaSecurity(c.kafkaSecurity) };
 }

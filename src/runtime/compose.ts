@@ -34,7 +34,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
     },
     logger,
   );
-  const sink = new RedisSink({ url: config.redisUrl, commandTimeoutMs: config.redisTimeoutMs, chunkSize: 512 }, logger);
+  const sink = new RedisSink({ connection: config.redis, commandTimeoutMs: config.redisTimeoutMs, chunkSize: 512 }, logger);
   return new Worker(
     {
       secondDeleteDelayMs: config.secondDeleteDelayMs,
