@@ -102,7 +102,7 @@ describe('worker over TLS (client certificate) as an ACL user with the documente
       assert.ok(Number(await admin.get('ver:customers')) >= 1, 'version counter bumped');
       assert.equal(await admin.get('outside:pattern'), 'keep');
       const clients = (await admin.client('LIST')) as string;
-      assert.match(clients, /name=cdc-invalidator .*user=cdc-invalidator/, 'connected as the ACL user, named by CLIENT SETNAME');
+      assert.match(clients, /user=cdc-invalidator /, 'connected as the ACL user');
       assert.deepEqual(await admin.acl('LOG'), [], 'no command or key was denied to the worker');
     } finally {
       child.kill('SIGTERM');
