@@ -55,69 +55,133 @@ function changed(m: Mapping, e: ChangeEvent): boolean {
 }
 
 /**
- * Maps one change event to what it invalidates (pure: no I/O).
+ * Receives what one change event invalidates, name by name, as `collect` finds it. The worker's
+ * batch implements it directly (no per-event Plan); `evaluate` builds a Plan with it.
+ */
+export interface PlanSink {
+  /** A mapping matched the table but does not fire for this event. */
+  notFired(m: Mapping, why: 'op_not_selected' | 'unchanged'): void;
+  /** A mapping fires; the names that follow (until the next fired/notFired) are its own. */
+  fired(m: Mapping): void;
+  name(kind: TargetKind, name: string, m: Mapping): void;
+  skip(s: SkippedTemplate): void;
+}
+
+function render(sink: PlanSink, m: Mapping, kind: TargetKind, t: Template, image: RowImage, which: 'before' | 'after', unavailable?: (c: string) => boolean): void {
+  const r = renderTemplate(t, image, unavailable);
+  if (r.ok) sink.name(kind, r.key, m);
+  else sink.skip({ mapping: m.name, kind, template: t.source, image: which, reason: r.reason, column: r.column });
+}
+
+function apply(sink: PlanSink, m: Mapping, event: ChangeEvent, kind: TargetKind, templates: readonly Template[], keyColumns: ReadonlySet<string> | null, beforeUnavailable: ((c: string) => boolean) | undefined): void {
+  const op = event.op;
+  for (const t of templates) {
+    if (op === 't') {
+      if (t.columns.length === 0) render(sink, m, kind, t, {}, 'after');
+      else sink.skip({ mapping: m.name, kind, template: t.source, image: 'none', reason: 'truncate', column: t.columns[0] });
+      continue;
+    }
+    if (event.after && op !== 'd') render(sink, m, kind, t, event.after, 'after');
+    if (op === 'u' || op === 'd') {
+      if (event.before) {
+        render(sink, m, kind, t, event.before, 'before', beforeUnavailable);
+      } else if (op === 'u') {
+        // REPLICA IDENTITY DEFAULT: no old image. Templates over key columns only are covered by
+        // `after` (a key change arrives as delete + create); others may miss the old name.
+        const nonKey = t.columns.find((c) => !keyColumns?.has(c));
+        if (nonKey !== undefined) sink.skip({ mapping: m.name, kind, template: t.source, image: 'before', reason: 'no_before_image', column: nonKey });
+      }
+    }
+  }
+}
+
+/**
+ * Maps one change event to what it invalidates, reporting each name to `sink` (pure: no I/O).
  * - create / snapshot read: names from `after`;
  * - update: from `after` and `before`, so a changed key column invalidates the old and the new name;
  * - delete: from `before`;
  * - truncate: no row, so only templates without columns, plus `on_truncate`.
- * Throws TemplateRenderError when a column holds a value no name can be made of.
+ * Names may repeat (the sink de-duplicates). Returns how many mappings matched the table.
+ * Throws TemplateRenderError when a column holds a value no name can be made of (names already
+ * reported for the event stay reported: deleting them too is harmless).
  */
-export function evaluate(event: ChangeEvent, mappings: MappingSet): Plan {
+export function collect(event: ChangeEvent, mappings: MappingSet, sink: PlanSink): number {
   const matched = mappings.forTable(event.table);
+  if (matched.length === 0) return 0;
   const keyColumns = event.keyColumns ? new Set(event.keyColumns) : null;
   const beforeUnavailable = event.beforeKeyOnly && keyColumns ? (c: string) => !keyColumns.has(c) : undefined;
-  const skipped: SkippedTemplate[] = [];
-  const results: MappingResult[] = [];
-  const all = { key: new Set<string>(), tag: new Set<string>(), version: new Set<string>() };
-
   for (const m of matched) {
-    const out = { key: new Set<string>(), tag: new Set<string>(), version: new Set<string>() };
-    const base = { mapping: m.name, secondDeleteDelayMs: m.secondDeleteDelayMs };
-    if (!m.ops.has(event.op) || !changed(m, event)) {
-      results.push({ ...base, fired: false, why: m.ops.has(event.op) ? 'unchanged' : 'op_not_selected', keys: [], tags: [], versions: [] });
+    if (!m.ops.has(event.op)) {
+      sink.notFired(m, 'op_not_selected');
       continue;
     }
-    const render = (kind: TargetKind, t: Template, image: RowImage, which: 'before' | 'after', unavailable?: (c: string) => boolean): void => {
-      const r = renderTemplate(t, image, unavailable);
-      if (r.ok) out[kind].add(r.key);
-      else skipped.push({ mapping: m.name, kind, template: t.source, image: which, reason: r.reason, column: r.column });
-    };
-    const apply = (kind: TargetKind, templates: readonly Template[]): void => {
-      for (const t of templates) {
-        if (event.op === 't') {
-          if (t.columns.length === 0) render(kind, t, {}, 'after');
-          else skipped.push({ mapping: m.name, kind, template: t.source, image: 'none', reason: 'truncate', column: t.columns[0] });
-          continue;
-        }
-        if (event.after && event.op !== 'd') render(kind, t, event.after, 'after');
-        if (event.op === 'u' || event.op === 'd') {
-          if (event.before) {
-            render(kind, t, event.before, 'before', beforeUnavailable);
-          } else if (event.op === 'u') {
-            // REPLICA IDENTITY DEFAULT: no old image. Templates over key columns only are covered by
-            // `after` (a key change arrives as delete + create); others may miss the old name.
-            const nonKey = t.columns.find((c) => !keyColumns?.has(c));
-            if (nonKey !== undefined) skipped.push({ mapping: m.name, kind, template: t.source, image: 'before', reason: 'no_before_image', column: nonKey });
-          }
-        }
-      }
-    };
-    const targets: Targets[] = event.op === 't' && m.onTruncate ? [m, m.onTruncate] : [m];
-    for (const t of targets) {
-      apply('key', t.keys);
-      apply('tag', t.tags);
-      apply('version', t.versions);
+    if (!changed(m, event)) {
+      sink.notFired(m, 'unchanged');
+      continue;
     }
-    for (const kind of ['key', 'tag', 'version'] as const) for (const n of out[kind]) all[kind].add(n);
-    results.push({ ...base, fired: true, keys: [...out.key], tags: [...out.tag], versions: [...out.version] });
+    sink.fired(m);
+    apply(sink, m, event, 'key', m.keys, keyColumns, beforeUnavailable);
+    apply(sink, m, event, 'tag', m.tags, keyColumns, beforeUnavailable);
+    apply(sink, m, event, 'version', m.versions, keyColumns, beforeUnavailable);
+    if (event.op === 't' && m.onTruncate) {
+      apply(sink, m, event, 'key', m.onTruncate.keys, keyColumns, beforeUnavailable);
+      apply(sink, m, event, 'tag', m.onTruncate.tags, keyColumns, beforeUnavailable);
+      apply(sink, m, event, 'version', m.onTruncate.versions, keyColumns, beforeUnavailable);
+    }
   }
+  return matched.length;
+}
+
+/** Builds a Plan: per mapping results and the de-duplicated unions. */
+class PlanBuilder implements PlanSink {
+  readonly results: MappingResult[] = [];
+  readonly skipped: SkippedTemplate[] = [];
+  readonly all = { key: new Set<string>(), tag: new Set<string>(), version: new Set<string>() };
+  #current: { m: Mapping; key: Set<string>; tag: Set<string>; version: Set<string> } | undefined;
+
+  notFired(m: Mapping, why: 'op_not_selected' | 'unchanged'): void {
+    this.#close();
+    this.results.push({ mapping: m.name, secondDeleteDelayMs: m.secondDeleteDelayMs, fired: false, why, keys: [], tags: [], versions: [] });
+  }
+
+  fired(m: Mapping): void {
+    this.#close();
+    this.#current = { m, key: new Set(), tag: new Set(), version: new Set() };
+  }
+
+  name(kind: TargetKind, name: string): void {
+    this.#current![kind].add(name);
+    this.all[kind].add(name);
+  }
+
+  skip(s: SkippedTemplate): void {
+    this.skipped.push(s);
+  }
+
+  finish(): void {
+    this.#close();
+  }
+
+  #close(): void {
+    const c = this.#current;
+    if (!c) return;
+    this.#current = undefined;
+    this.results.push({ mapping: c.m.name, secondDeleteDelayMs: c.m.secondDeleteDelayMs, fired: true, keys: [...c.key], tags: [...c.tag], versions: [...c.version] });
+  }
+}
+
+/** Maps one change event to a Plan of what it invalidates (for explain, tests, tap). See `collect`. */
+export function evaluate(event: ChangeEvent, mappings: MappingSet): Plan {
+  const b = new PlanBuilder();
+  collect(event, mappings, b);
+  b.finish();
   return {
     table: event.table,
-    mappings: matched.map((m) => m.name),
-    results,
-    keys: [...all.key],
-    tags: [...all.tag],
-    versions: [...all.version],
-    skipped,
+    mappings: mappings.forTable(event.table).map((m) => m.name),
+    results: b.results,
+    keys: [...b.all.key],
+    tags: [...b.all.tag],
+    versions: [...b.all.version],
+    skipped: b.skipped,
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { evaluate, type Plan } from '../mapping/evaluate.js';
+import { collect, type PlanSink, type SkippedTemplate, type TargetKind } from '../mapping/evaluate.js';
+import type { Mapping } from '../mapping/model.js';
 import type { MappingSet } from '../mapping/mapping-set.js';
 import { TemplateRenderError } from '../mapping/template.js';
 import { Lifecycle, type WorkerState } from '../runtime/lifecycle.js';
@@ -66,55 +67,75 @@ interface Invalidation {
   readonly versions: readonly string[];
 }
 
-/** Second-pass items carry their kind in the first character: k = key, t = tag. */
-function secondPass(items: readonly string[]): Invalidation {
-  const keys: string[] = [];
-  const tags: string[] = [];
-  for (const i of items) (i[0] === 't' ? tags : keys).push(i.slice(1));
-  return { keys, tags, versions: [] };
+interface SecondPass {
+  readonly keys: Set<string>;
+  readonly tags: Set<string>;
 }
 
-/** What one batch invalidates, de-duplicated: one first pass, a second pass per delay. */
-class BatchWork {
+/**
+ * What one batch invalidates, de-duplicated: one first pass, a second pass per delay. It is the
+ * PlanSink `collect` reports names into, so no per-event plan is built on the hot path.
+ */
+class BatchWork implements PlanSink {
   readonly #keys = new Set<string>();
   readonly #tags = new Set<string>();
   readonly #versions = new Set<string>();
-  /** delay (undefined = the worker's) → prefixed second-pass items */
-  readonly #second = new Map<number | undefined, Set<string>>();
+  /** delay (undefined = the worker's) → names to delete again */
+  readonly #second = new Map<number | undefined, SecondPass>();
+  #pass: SecondPass | undefined;
+  /** Names reported so far (repeats included): tells whether an event named anything. */
+  named = 0;
 
   /** source.ts_ms of the batch's events, for the invalidation-lag histogram. */
   readonly sourceTimes: number[] = [];
 
-  add(plan: Plan, sourceTsMs: number | undefined): void {
-    if (sourceTsMs !== undefined && plan.keys.length + plan.tags.length + plan.versions.length > 0) this.sourceTimes.push(sourceTsMs);
-    for (const r of plan.results) {
-      if (!r.fired) continue;
-      let second = this.#second.get(r.secondDeleteDelayMs);
-      for (const k of r.keys) {
-        this.#keys.add(k);
-        if (!second) this.#second.set(r.secondDeleteDelayMs, (second = new Set()));
-        second.add(`k${k}`);
-      }
-      for (const t of r.tags) {
-        this.#tags.add(t);
-        if (!second) this.#second.set(r.secondDeleteDelayMs, (second = new Set()));
-        second.add(`t${t}`);
-      }
-      for (const v of r.versions) this.#versions.add(v);
+  constructor(private readonly onSkip: (s: SkippedTemplate) => void) {}
+
+  notFired(): void {
+    this.#pass = undefined;
+  }
+
+  fired(m: Mapping): void {
+    let pass = this.#second.get(m.secondDeleteDelayMs);
+    if (!pass) this.#second.set(m.secondDeleteDelayMs, (pass = { keys: new Set(), tags: new Set() }));
+    this.#pass = pass;
+  }
+
+  name(kind: TargetKind, name: string): void {
+    this.named++;
+    if (kind === 'key') {
+      this.#keys.add(name);
+      this.#pass!.keys.add(name);
+    } else if (kind === 'tag') {
+      this.#tags.add(name);
+      this.#pass!.tags.add(name);
+    } else {
+      this.#versions.add(name);
     }
+  }
+
+  skip(s: SkippedTemplate): void {
+    this.onSkip(s);
   }
 
   firstPass(): Invalidation {
     return { keys: [...this.#keys], tags: [...this.#tags], versions: [...this.#versions] };
   }
 
-  secondPasses(): Map<number | undefined, string[]> {
-    return new Map([...this.#second].map(([d, items]) => [d, [...items]]));
+  /** The second passes to schedule: per delay, keys and tags (empty ones left out). */
+  secondPasses(): { readonly delay: number | undefined; readonly kind: 'key' | 'tag'; readonly names: string[] }[] {
+    const out: { delay: number | undefined; kind: 'key' | 'tag'; names: string[] }[] = [];
+    for (const [delay, pass] of this.#second) {
+      if (pass.keys.size > 0) out.push({ delay, kind: 'key', names: [...pass.keys] });
+      if (pass.tags.size > 0) out.push({ delay, kind: 'tag', names: [...pass.tags] });
+    }
+    return out;
   }
 }
 
 /** What became of one record in the map step. */
-type Mapped = { readonly plan: Plan; readonly sourceTsMs: number | undefined } | { readonly skip: true } | { readonly poison: PoisonRecordError };
+type Mapped = { readonly done: true } | { readonly poison: PoisonRecordError };
+const DONE: Mapped = { done: true };
 
 /**
  * The pipeline: source batch → decode → map → first delete (retried until Redis acknowledges)
@@ -123,8 +144,8 @@ type Mapped = { readonly plan: Plan; readonly sourceTsMs: number | undefined } |
 export class Worker {
   readonly #lifecycle: Lifecycle;
   readonly #tracker = new OffsetTracker();
-  /** One second-delete scheduler per distinct delay (the global one and mappings' overrides). */
-  readonly #schedulers = new Map<number, SecondDeleteScheduler>();
+  /** One second-delete scheduler per distinct delay (the global one and mappings' overrides) and kind. */
+  readonly #schedulers = new Map<string, SecondDeleteScheduler>();
   readonly #committer: Committer;
   readonly #abort = new AbortController();
   readonly #warn: RateLimitedWarn;
@@ -145,20 +166,21 @@ export class Worker {
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
-  #scheduler(delayMs: number | undefined): SecondDeleteScheduler {
+  #scheduler(delayMs: number | undefined, kind: 'key' | 'tag'): SecondDeleteScheduler {
     const delay = delayMs ?? this.opts.secondDeleteDelayMs;
-    let s = this.#schedulers.get(delay);
+    const id = `${delay}:${kind}`;
+    let s = this.#schedulers.get(id);
     if (!s) {
       s = new SecondDeleteScheduler({
         delayMs: delay,
         logger: this.deps.logger,
         stats: this.deps.stats,
-        unlink: async (items) => {
-          await this.#invalidate(secondPass(items), 'second delete');
+        unlink: async (names) => {
+          await this.#invalidate(kind === 'key' ? { keys: names, tags: [], versions: [] } : { keys: [], tags: names, versions: [] }, 'second delete');
         },
         onError: (err) => this.#onSinkFailure(err),
       });
-      this.#schedulers.set(delay, s);
+      this.#schedulers.set(id, s);
     }
     return s;
   }
@@ -352,9 +374,9 @@ export class Worker {
   }
 
   /** Decode → map for one record; awaits only when the decoder is asynchronous (registry lookups). */
-  async #mapAsync(record: SourceRecord, events: Map<string, number>, batch: SourceBatch, pending: Promise<Decoded>): Promise<Mapped> {
+  async #mapAsync(record: SourceRecord, events: Map<string, number>, work: BatchWork, batch: SourceBatch, pending: Promise<Decoded>): Promise<Mapped> {
     try {
-      return this.#map(record, await this.#decodeWaiting(record, pending, batch), events);
+      return this.#map(record, await this.#decodeWaiting(record, pending, batch), events, work);
     } catch (e) {
       if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
       throw e;
@@ -399,7 +421,7 @@ export class Worker {
     }
   }
 
-  #mapSync(record: SourceRecord, events: Map<string, number>, batch: SourceBatch): Mapped | Promise<Mapped> {
+  #mapSync(record: SourceRecord, events: Map<string, number>, work: BatchWork, batch: SourceBatch): Mapped | Promise<Mapped> {
     let decoded: Decoded | Promise<Decoded>;
     try {
       decoded = this.deps.decode(record);
@@ -407,40 +429,51 @@ export class Worker {
       if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
       throw e;
     }
-    if (decoded instanceof Promise) return this.#mapAsync(record, events, batch, decoded);
-    return this.#map(record, decoded, events);
+    if (decoded instanceof Promise) return this.#mapAsync(record, events, work, batch, decoded);
+    return this.#map(record, decoded, events, work);
   }
 
-  /** `events` counts the batch's change events by table and op (added to the stats once per batch). */
-  #map(record: SourceRecord, decoded: Decoded, events: Map<string, number>): Mapped {
+  /**
+   * Maps one decoded record into the batch's work. `events` counts the batch's change events by
+   * table and op (added to the stats once per batch).
+   */
+  #map(record: SourceRecord, decoded: Decoded, events: Map<string, number>, work: BatchWork): Mapped {
     const { stats, logger } = this.deps;
     if (decoded.kind === 'skip') {
       stats.inc('skipped_records', { reason: decoded.reason });
-      return { skip: true };
+      return DONE;
     }
     const event = decoded.event;
-    let plan: Plan;
+    const namedBefore = work.named;
+    this.#current = record;
+    let matched: number;
     try {
-      plan = evaluate(event, this.deps.mappings);
+      matched = collect(event, this.deps.mappings, work);
     } catch (e) {
       if (e instanceof TemplateRenderError) return { poison: new PoisonRecordError(record, 'template_render', e.message) };
       throw e;
     }
     const id = `${event.table}\u0000${event.op}`;
     events.set(id, (events.get(id) ?? 0) + 1);
-    if (plan.mappings.length === 0) {
+    if (matched === 0) {
       stats.inc('unmapped_events', { table: event.table });
       logger.debug({ table: event.table, at: recordRef(record) }, 'no mapping for table; skipped');
     }
-    for (const s of plan.skipped) {
-      stats.inc('templates_skipped', { mapping: s.mapping, reason: s.reason });
-      this.#warn.warn(
-        `${s.mapping}\u0000${s.template}\u0000${s.reason}`,
-        { mapping: s.mapping, template: s.template, image: s.image, reason: s.reason, column: s.column, table: event.table, at: recordRef(record) },
-        'template rendered no key',
-      );
-    }
-    return { plan, sourceTsMs: event.sourceTsMs };
+    if (event.sourceTsMs !== undefined && work.named > namedBefore) work.sourceTimes.push(event.sourceTsMs);
+    return DONE;
+  }
+
+  /** The record being mapped (for the warning of a template that rendered no name). */
+  #current: SourceRecord | undefined;
+
+  #templateSkipped(s: SkippedTemplate): void {
+    this.deps.stats.inc('templates_skipped', { mapping: s.mapping, reason: s.reason });
+    const at = this.#current ? recordRef(this.#current) : undefined;
+    this.#warn.warn(
+      `${s.mapping}\u0000${s.template}\u0000${s.reason}`,
+      { mapping: s.mapping, template: s.template, image: s.image, reason: s.reason, column: s.column, at },
+      'template rendered no key',
+    );
   }
 
   /** Parks a poison record; retried (the partition waits) until the dead-letter topic has it. */
@@ -478,13 +511,13 @@ export class Worker {
   }
 
   async #processBatch(batch: SourceBatch): Promise<void> {
-    const work = new BatchWork();
+    const work = new BatchWork((skipped) => this.#templateSkipped(skipped));
     const events = new Map<string, number>();
     let lastOffset: string | undefined;
     let poison: PoisonRecordError | undefined;
     this.deps.stats.inc('records', undefined, batch.records.length);
     for (const record of batch.records) {
-      let mapped = this.#tooLarge(record) ?? this.#mapSync(record, events, batch);
+      let mapped = this.#tooLarge(record) ?? this.#mapSync(record, events, work, batch);
       if (mapped instanceof Promise) mapped = await mapped;
       if ('poison' in mapped) {
         this.deps.stats.inc('poison_records', { code: mapped.poison.code });
@@ -501,7 +534,6 @@ export class Worker {
         lastOffset = record.offset;
         continue;
       }
-      if ('plan' in mapped) work.add(mapped.plan, mapped.sourceTsMs);
       lastOffset = record.offset;
     }
 
@@ -532,7 +564,7 @@ export class Worker {
       const unit = active ? this.#tracker.begin(batch.topic, batch.partition, lastOffset) : undefined;
       // The unit completes once every delay group's second pass was acknowledged.
       const groups = work.secondPasses();
-      let remaining = groups.size;
+      let remaining = groups.length;
       const groupDone = (): void => {
         if (--remaining > 0 || !unit) return;
         unit.complete();
@@ -543,7 +575,7 @@ export class Worker {
         groupDone();
       }
       // When the batch went stale the second pass still runs (race protection); the offsets are replayed.
-      for (const [delay, items] of groups) this.#scheduler(delay).schedule(items, groupDone);
+      for (const g of groups) this.#scheduler(g.delay, g.kind).schedule(g.names, groupDone);
       if (active) batch.markFetched(lastOffset);
     }
     if (poison) {

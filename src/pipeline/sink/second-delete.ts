@@ -73,7 +73,8 @@ export class SecondDeleteScheduler {
     const fireAt = Math.ceil((now + this.opts.delayMs) / this.#tickMs) * this.#tickMs;
     const bucket = this.#bucketAt(fireAt);
     const waiter: Waiter = { remaining: 0, done };
-    for (const key of new Set(keys)) {
+    // Repeated keys are harmless: the waiter is then counted (and released) once per repeat.
+    for (const key of keys) {
       const e = this.#latest.get(key);
       if (e && e.bucket === bucket) {
         // already due in this bucket
