@@ -15,7 +15,7 @@ import { AbortedError, retrySink } from './sink/retry.js';
 import { SecondDeleteScheduler } from './sink/second-delete.js';
 import { SinkError, type InvalidationSink } from './sink/sink.js';
 import type { Source, SourceBatch } from './source/source.js';
-import { recordRef, type Decoded, type SourceRecord } from './types.js';
+import { CHANGE_OPS, recordRef, type ChangeOp, type Decoded, type SourceRecord } from './types.js';
 
 export interface WorkerOptions {
   readonly secondDeleteDelayMs: number;
@@ -88,6 +88,14 @@ class BatchWork implements PlanSink {
 
   /** source.ts_ms of the batch's events, for the invalidation-lag histogram. */
   readonly sourceTimes: number[] = [];
+  /** Change events by table and op (added to the stats once per batch). */
+  readonly events = new Map<string, Record<ChangeOp, number>>();
+
+  countEvent(table: string, op: ChangeOp): void {
+    let byOp = this.events.get(table);
+    if (!byOp) this.events.set(table, (byOp = { c: 0, u: 0, d: 0, r: 0, t: 0 }));
+    byOp[op]++;
+  }
 
   constructor(private readonly onSkip: (s: SkippedTemplate) => void) {}
 
@@ -374,9 +382,9 @@ export class Worker {
   }
 
   /** Decode → map for one record; awaits only when the decoder is asynchronous (registry lookups). */
-  async #mapAsync(record: SourceRecord, events: Map<string, number>, work: BatchWork, batch: SourceBatch, pending: Promise<Decoded>): Promise<Mapped> {
+  async #mapAsync(record: SourceRecord, work: BatchWork, batch: SourceBatch, pending: Promise<Decoded>): Promise<Mapped> {
     try {
-      return this.#map(record, await this.#decodeWaiting(record, pending, batch), events, work);
+      return this.#map(record, await this.#decodeWaiting(record, pending, batch), work);
     } catch (e) {
       if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
       throw e;
@@ -421,7 +429,7 @@ export class Worker {
     }
   }
 
-  #mapSync(record: SourceRecord, events: Map<string, number>, work: BatchWork, batch: SourceBatch): Mapped | Promise<Mapped> {
+  #mapSync(record: SourceRecord, work: BatchWork, batch: SourceBatch): Mapped | Promise<Mapped> {
     let decoded: Decoded | Promise<Decoded>;
     try {
       decoded = this.deps.decode(record);
@@ -429,15 +437,12 @@ export class Worker {
       if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
       throw e;
     }
-    if (decoded instanceof Promise) return this.#mapAsync(record, events, work, batch, decoded);
-    return this.#map(record, decoded, events, work);
+    if (decoded instanceof Promise) return this.#mapAsync(record, work, batch, decoded);
+    return this.#map(record, decoded, work);
   }
 
-  /**
-   * Maps one decoded record into the batch's work. `events` counts the batch's change events by
-   * table and op (added to the stats once per batch).
-   */
-  #map(record: SourceRecord, decoded: Decoded, events: Map<string, number>, work: BatchWork): Mapped {
+  /** Maps one decoded record into the batch's work. */
+  #map(record: SourceRecord, decoded: Decoded, work: BatchWork): Mapped {
     const { stats, logger } = this.deps;
     if (decoded.kind === 'skip') {
       stats.inc('skipped_records', { reason: decoded.reason });
@@ -453,8 +458,7 @@ export class Worker {
       if (e instanceof TemplateRenderError) return { poison: new PoisonRecordError(record, 'template_render', e.message) };
       throw e;
     }
-    const id = `${event.table}\u0000${event.op}`;
-    events.set(id, (events.get(id) ?? 0) + 1);
+    work.countEvent(event.table, event.op);
     if (matched === 0) {
       stats.inc('unmapped_events', { table: event.table });
       logger.debug({ table: event.table, at: recordRef(record) }, 'no mapping for table; skipped');
@@ -512,12 +516,11 @@ export class Worker {
 
   async #processBatch(batch: SourceBatch): Promise<void> {
     const work = new BatchWork((skipped) => this.#templateSkipped(skipped));
-    const events = new Map<string, number>();
     let lastOffset: string | undefined;
     let poison: PoisonRecordError | undefined;
     this.deps.stats.inc('records', undefined, batch.records.length);
     for (const record of batch.records) {
-      let mapped = this.#tooLarge(record) ?? this.#mapSync(record, events, work, batch);
+      let mapped = this.#tooLarge(record) ?? this.#mapSync(record, work, batch);
       if (mapped instanceof Promise) mapped = await mapped;
       if ('poison' in mapped) {
         this.deps.stats.inc('poison_records', { code: mapped.poison.code });
@@ -537,9 +540,8 @@ export class Worker {
       lastOffset = record.offset;
     }
 
-    for (const [id, n] of events) {
-      const [table = '', op = ''] = id.split('\u0000');
-      this.deps.stats.inc('events', { table, op }, n);
+    for (const [table, byOp] of work.events) {
+      for (const op of CHANGE_OPS) if (byOp[op] > 0) this.deps.stats.inc('events', { table, op }, byOp[op]);
     }
     if (lastOffset !== undefined) {
       while (this.#pendingSecondDeletes() > this.opts.maxPendingSecondDeletes && batch.isActive() && !this.#abort.signal.aborted) {

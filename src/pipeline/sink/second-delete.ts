@@ -29,7 +29,10 @@ interface Waiter {
 
 interface Bucket {
   readonly fireAt: number;
-  readonly entries: Map<string, Entry>;
+  /** Entries that joined this bucket; those that moved on to a later one since are skipped. */
+  readonly entries: Entry[];
+  /** Entries still due in this bucket. */
+  live: number;
   state: 'pending' | 'firing';
 }
 
@@ -37,7 +40,17 @@ interface Entry {
   readonly key: string;
   readonly firstAt: number;
   bucket: Bucket;
-  readonly waiters: Waiter[];
+  /** One waiter (the common case: no allocation) or several. */
+  waiters: Waiter | Waiter[];
+}
+
+function addWaiter(e: Entry, w: Waiter): void {
+  if (Array.isArray(e.waiters)) e.waiters.push(w);
+  else e.waiters = [e.waiters, w];
+}
+
+function release(w: Waiter): void {
+  if (--w.remaining === 0) w.done();
 }
 
 export class SecondDeleteScheduler {
@@ -76,20 +89,21 @@ export class SecondDeleteScheduler {
     // Repeated keys are harmless: the waiter is then counted (and released) once per repeat.
     for (const key of keys) {
       const e = this.#latest.get(key);
+      waiter.remaining++;
       if (e && e.bucket === bucket) {
-        // already due in this bucket
+        addWaiter(e, waiter); // already due in this bucket
       } else if (e && e.bucket.state === 'pending' && fireAt - e.firstAt <= 2 * this.opts.delayMs) {
-        this.#remove(e.bucket, key);
+        this.#leave(e.bucket);
         e.bucket = bucket;
-        bucket.entries.set(key, e);
+        bucket.entries.push(e);
+        bucket.live++;
+        addWaiter(e, waiter);
       } else {
-        const fresh: Entry = { key, firstAt: now, bucket, waiters: [] };
-        bucket.entries.set(key, fresh);
+        const fresh: Entry = { key, firstAt: now, bucket, waiters: waiter };
+        bucket.entries.push(fresh);
+        bucket.live++;
         this.#latest.set(key, fresh);
       }
-      const entry = bucket.entries.get(key)!;
-      entry.waiters.push(waiter);
-      waiter.remaining++;
     }
     this.#arm();
   }
@@ -115,7 +129,7 @@ export class SecondDeleteScheduler {
   #bucketAt(fireAt: number): Bucket {
     const last = this.#buckets[this.#buckets.length - 1];
     if (last && last.fireAt === fireAt) return last;
-    const bucket: Bucket = { fireAt, entries: new Map(), state: 'pending' };
+    const bucket: Bucket = { fireAt, entries: [], live: 0, state: 'pending' };
     // Buckets are created in time order with one delay; keep sorted should delays ever differ.
     let i = this.#buckets.length;
     while (i > 0 && this.#buckets[i - 1]!.fireAt > fireAt) i--;
@@ -124,9 +138,9 @@ export class SecondDeleteScheduler {
     return bucket;
   }
 
-  #remove(bucket: Bucket, key: string): void {
-    bucket.entries.delete(key);
-    if (bucket.entries.size === 0) {
+  /** An entry moved on to a later bucket; a pending bucket left with none is dropped. */
+  #leave(bucket: Bucket): void {
+    if (--bucket.live === 0) {
       const i = this.#buckets.indexOf(bucket);
       if (i >= 0) this.#buckets.splice(i, 1);
     }
@@ -149,7 +163,7 @@ export class SecondDeleteScheduler {
     const entries: Entry[] = [];
     for (const b of due) {
       b.state = 'firing';
-      entries.push(...b.entries.values());
+      for (const e of b.entries) if (e.bucket === b) entries.push(e);
     }
     this.#firing = this.opts
       .unlink(entries.map((e) => e.key))
@@ -158,7 +172,8 @@ export class SecondDeleteScheduler {
           if (this.#abandoned) return;
           for (const e of entries) {
             if (this.#latest.get(e.key) === e) this.#latest.delete(e.key);
-            for (const w of e.waiters) if (--w.remaining === 0) w.done();
+            if (Array.isArray(e.waiters)) for (const w of e.waiters) release(w);
+            else release(e.waiters);
           }
         },
         (err: unknown) => this.opts.onError(err),
