@@ -78,6 +78,7 @@ export function registerRun(program: Command, setExit: (code: number) => void): 
     .addOption(new Option('--session-timeout <duration>', 'group session timeout (env KAFKA_SESSION_TIMEOUT, default 30s)'))
     .addOption(new Option('--heartbeat-interval <duration>', 'group heartbeat interval (env KAFKA_HEARTBEAT_INTERVAL, default 3s)'))
     .addOption(new Option('--rebalance-timeout <duration>', 'group rebalance timeout (env KAFKA_REBALANCE_TIMEOUT, default 60s)'))
+    .addOption(new Option('--fetch-max-wait <duration>', 'longest wait of a fetch for new records (env KAFKA_FETCH_MAX_WAIT, default 500ms)'))
     .addOption(new Option('--redis-timeout <duration>', 'Redis command timeout (env REDIS_COMMAND_TIMEOUT, default 5s)'))
     .option('--redis-cluster', 'Redis Cluster: --redis is a comma-separated list of seed URLs (env REDIS_CLUSTER)')
     .option('--redis-sentinels <list>', 'Redis Sentinel: host:port of the sentinels, comma-separated (env REDIS_SENTINELS)')

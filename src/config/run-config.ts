@@ -22,6 +22,7 @@ export interface RunFlags {
   sessionTimeout?: string;
   heartbeatInterval?: string;
   rebalanceTimeout?: string;
+  fetchMaxWait?: string;
   redisTimeout?: string;
   redisCluster?: boolean;
   redisSentinels?: string;
@@ -62,6 +63,7 @@ export interface RunConfig {
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
+  readonly fetchMaxWaitMs: number;
   readonly redisTimeoutMs: number;
   /** Topology, credentials and TLS of Redis (secrets inside: log describeConfig, never this). */
   readonly redis: RedisConnection;
@@ -97,6 +99,7 @@ export const RUN_SETTINGS = [
   ['--session-timeout', 'KAFKA_SESSION_TIMEOUT', '30s', 'consumer group session timeout'],
   ['--heartbeat-interval', 'KAFKA_HEARTBEAT_INTERVAL', '3s', 'consumer group heartbeat interval'],
   ['--rebalance-timeout', 'KAFKA_REBALANCE_TIMEOUT', '60s', 'consumer group rebalance timeout'],
+  ['--fetch-max-wait', 'KAFKA_FETCH_MAX_WAIT', '500ms', 'longest time a fetch waits for new records (Kafka answers earlier as soon as there are some)'],
   ['--redis-timeout', 'REDIS_COMMAND_TIMEOUT', '5s', 'a Redis call not answered in this time fails and is retried'],
   ...REDIS_SETTINGS,
   ['--on-error', 'ON_ERROR', 'dlq', 'a poison record: dlq (park it in the dead-letter topic, go on) or fail (stop before it, exit 1)'],
@@ -206,6 +209,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     sessionTimeoutMs,
     heartbeatIntervalMs,
     rebalanceTimeoutMs: duration(get(flags.rebalanceTimeout, '--rebalance-timeout'), '--rebalance-timeout'),
+    fetchMaxWaitMs: duration(get(flags.fetchMaxWait, '--fetch-max-wait'), '--fetch-max-wait'),
     redisTimeoutMs: duration(get(flags.redisTimeout, '--redis-timeout'), '--redis-timeout'),
     redis: resolveRedisConnection(redisUrl, flags, env),
     onError,

@@ -31,6 +31,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       partitionsConsumedConcurrently: config.concurrency,
       maxBytesPerPartition: 1_048_576,
+      maxWaitTimeMs: config.fetchMaxWaitMs,
     },
     logger,
   );

@@ -14,6 +14,8 @@ export interface KafkaSourceOptions {
   readonly heartbeatIntervalMs: number;
   readonly partitionsConsumedConcurrently: number;
   readonly maxBytesPerPartition: number;
+  /** Longest wait of a fetch for new records (kafkajs' default is 5 s; the Java client's and librdkafka's 500 ms). */
+  readonly maxWaitTimeMs?: number;
 }
 
 /** The Kafka consumer group, through kafkajs: eachBatch, no auto-commit, no auto-resolve. */
@@ -28,6 +30,7 @@ export class KafkaSource implements Source {
       rebalanceTimeout: opts.rebalanceTimeoutMs,
       heartbeatInterval: opts.heartbeatIntervalMs,
       maxBytesPerPartition: opts.maxBytesPerPartition,
+      ...(opts.maxWaitTimeMs !== undefined ? { maxWaitTimeInMs: opts.maxWaitTimeMs } : {}),
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
     });
