@@ -30,6 +30,7 @@ export async function consumeCeiling(ctx: BenchContext, main: MainStream): Promi
   const consumer = ctx.kafka.consumer({
     groupId: freshGroup('consume'),
     sessionTimeout: 6000,
+    maxWaitTimeInMs: 500, // as the worker's --fetch-max-wait: disconnecting waits out a pending fetch
     heartbeatInterval: 500,
     rebalanceTimeout: 6000,
     maxBytesPerPartition: 1_048_576,

@@ -24,7 +24,7 @@ interface Envelope {
 export async function naiveBaseline(ctx: BenchContext, main: MainStream): Promise<NaiveResult> {
   const redis = new Redis(ctx.redisUrl, { connectionName: 'bench-naive' });
   await cacheKeys(redis, main.uniqueKeys);
-  const consumer = ctx.kafka.consumer({ groupId: freshGroup('naive'), sessionTimeout: 6000, heartbeatInterval: 500, rebalanceTimeout: 6000 });
+  const consumer = ctx.kafka.consumer({ groupId: freshGroup('naive'), sessionTimeout: 6000, heartbeatInterval: 500, rebalanceTimeout: 6000, maxWaitTimeInMs: 500 });
   let records = 0;
   let dels = 0;
   let startedAt = 0;

@@ -39,11 +39,11 @@ export interface BenchOptions {
 
 const USAGE = `usage: npm run bench -- [options]
   --events N          records in the main stream (default 200000; --quick 20000)
-  --backlog N         records in the memory-under-backlog phase (default 1000000; --quick 100000)
-  --scale-events N    records per configuration in the scaling phase (default 30000; --quick 8000)
+  --backlog N         records in the memory-under-backlog phase (default 1000000; --quick 30000)
+  --scale-events N    records per configuration in the scaling phase (default 30000; --quick 3000)
   --delay MS          second-delete delay of the worker (default 1000)
-  --naive-seconds S   time cap of the naive baseline (default 15; --quick 5)
-  --latency-seconds S length of the fixed-rate latency run (default 10; --quick 5)
+  --naive-seconds S   time cap of the naive baseline (default 15; --quick 2)
+  --latency-seconds S length of the fixed-rate latency run (default 10; --quick 2)
   --rate N            fixed rate of the latency run, events/s (default: half the measured worker rate)
   --produce-batch N   messages per producer send while preloading (default 1000)
   --phases LIST       comma-separated subset of ${PHASES.join(',')} (default all)
@@ -68,11 +68,11 @@ function int(v: string | undefined, flag: string, min = 0): number {
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick');
   let events = quick ? 20_000 : 200_000;
-  let backlog = quick ? 100_000 : 1_000_000;
-  let scaleEvents = quick ? 8_000 : 30_000;
+  let backlog = quick ? 30_000 : 1_000_000;
+  let scaleEvents = quick ? 3_000 : 30_000;
   let delayMs = 1000;
-  let naiveMs = (quick ? 5 : 15) * 1000;
-  let latencyMs = (quick ? 5 : 10) * 1000;
+  let naiveMs = (quick ? 2 : 15) * 1000;
+  let latencyMs = (quick ? 2 : 10) * 1000;
   let rate: number | undefined;
   let produceBatch = 1000;
   let phases = new Set<Phase>(PHASES);

@@ -6,11 +6,11 @@
  * records per round trip spread over the partitions, so the batches the worker sees shrink as
  * partitions grow (1000, 250, 62 records), as they would for a fixed event rate.
  *
- * Between rounds the worker idles, and the mock broker answers its next fetch only after 5 s, so
+ * Between rounds the worker idles, and the mock broker answers its next fetch only after the fetch wait (500 ms), so
  * CPU is counted per round only from just before the worker starts on it to the round's commit:
  * the round's keys are cached in Redis first, /proc CPU time is read every 5 ms together with
  * DBSIZE, and the round starts at the reading 250 ms before the first key disappeared. "net" takes
- * off the worker's idle CPU (measured for 3 s before the rounds) over that window.
+ * off the worker's idle CPU (measured for 3 s, 1 s with --quick, before the rounds) over that window.
  */
 import { join } from 'node:path';
 import { waitCommitted, watermarks } from './offsets.js';
@@ -90,39 +90,49 @@ export async function scalingPhase(ctx: BenchContext): Promise<ScalingPoint[]> {
   const bytesPerRecord = sampleRecordBytes(makeTables('scale', 1, PLAIN_MIX)[0]!) * 1.15;
   // the same round size for every configuration: what one partition's retention holds
   const roundSize = Math.floor(PARTITION_BUDGET_BYTES / bytesPerRecord);
-  for (const c of CONFIGS) {
-    const schema = `scale${c.partitions}`;
-    const tables = makeTables(schema, c.topics, PLAIN_MIX);
-    const topics = tables.map((t) => t.topic);
-    const single = c.partitions < PARTITIONS_PER_TOPIC ? 0 : undefined;
-    const mappingsDir = await writeMappings(join(ctx.opts.workDir, `mappings-${schema}`), tables);
-    const stream = new ChangeStream(tables, ctx.opts.seed + 7);
-    const batch = Math.max(1, Math.round(1000 / c.topics));
-    const produceFrom = (n: number) => {
-      const list = take(stream, n);
-      return {
-        keys: new Set(list.records.flatMap((r) => r.keys)),
-        produce: () => preload(ctx.producer, list, { records: n, batch, concurrency: 2, deadline: capAfter(120_000), ...(single !== undefined ? { partition: single } : {}) }),
+  // Every configuration's worker joins its group up front (a join costs seconds on the mock broker);
+  // they are then measured one at a time, the others idle (CPU is read per process).
+  const setups = [];
+  try {
+    for (const c of CONFIGS) {
+      const schema = `scale${c.partitions}`;
+      const tables = makeTables(schema, c.topics, PLAIN_MIX);
+      const topics = tables.map((t) => t.topic);
+      const single = c.partitions < PARTITIONS_PER_TOPIC ? 0 : undefined;
+      const mappingsDir = await writeMappings(join(ctx.opts.workDir, `mappings-${schema}`), tables);
+      const stream = new ChangeStream(tables, ctx.opts.seed + 7);
+      const batch = Math.max(1, Math.round(1000 / c.topics));
+      const produceFrom = (n: number) => {
+        const list = take(stream, n);
+        return {
+          keys: new Set(list.records.flatMap((r) => r.keys)),
+          produce: () => preload(ctx.producer, list, { records: n, batch, concurrency: 2, deadline: capAfter(120_000), ...(single !== undefined ? { partition: single } : {}) }),
+        };
       };
-    };
-
-    await produceFrom(c.topics * PARTITIONS_PER_TOPIC).produce(); // creates the topics
-    const group = freshGroup(schema);
-    const wp = new WorkerProcess(
-      { brokers: ctx.brokers, redisUrl: ctx.redisUrl, topics, group, mappingsDir, delayMs: ctx.opts.delayMs },
-      ctx.opts.workDir,
-      schema,
-      ctx.opts.workerNodeArgs,
+      await produceFrom(c.topics * PARTITIONS_PER_TOPIC).produce(); // creates the topics
+      const group = freshGroup(schema);
+      const wp = new WorkerProcess(
+        { brokers: ctx.brokers, redisUrl: ctx.redisUrl, topics, group, mappingsDir, delayMs: ctx.opts.delayMs },
+        ctx.opts.workDir,
+        schema,
+        ctx.opts.workerNodeArgs,
+      );
+      setups.push({ c, topics, single, batch, produceFrom, group, wp, schema });
+    }
+    await Promise.all(
+      setups.map(async (s) => {
+        await s.wp.assigned(s.c.topics * PARTITIONS_PER_TOPIC, capAfter(60_000));
+        await waitCommitted(ctx.admin, s.group, s.topics, (await watermarks(ctx.admin, s.topics)).high, capAfter(60_000), `${s.schema} topics`);
+      }),
     );
-    try {
-      await wp.assigned(c.topics * PARTITIONS_PER_TOPIC, capAfter(60_000));
-      await waitCommitted(ctx.admin, group, topics, (await watermarks(ctx.admin, topics)).high, capAfter(60_000), `${schema} topics`);
+    for (const { c, topics, single, batch, produceFrom, group, wp } of setups) {
       const deadline = capAfter(300_000 + ctx.opts.scaleEvents * 2);
-      const warm = produceFrom(Math.min(roundSize, 3000)); // not measured: the JIT warms up on the same code paths
+      const warm = produceFrom(Math.min(roundSize, ctx.opts.quick ? 1000 : 3000)); // not measured: the JIT warms up on the same code paths
       await measuredRound(ctx, wp, group, topics, warm.produce, warm.keys, deadline);
+      const idleMs = ctx.opts.quick ? 1000 : 3000;
       const idleFrom = cpuSeconds(wp.pid);
-      await sleep(3000);
-      const idleCores = (cpuSeconds(wp.pid) - idleFrom) / 3;
+      await sleep(idleMs);
+      const idleCores = (cpuSeconds(wp.pid) - idleFrom) / (idleMs / 1000);
 
       let left = ctx.opts.scaleEvents;
       let rounds = 0;
@@ -156,9 +166,9 @@ export async function scalingPhase(ctx: BenchContext): Promise<ScalingPoint[]> {
           `(${point.cpuMicrosPerRecordNet} net of idle ${point.idleCores} cores over ${point.busySeconds} s), batches of ~${point.batch}`,
       );
       out.push(point);
-    } finally {
-      await wp.stop(10_000).catch(() => undefined);
     }
+  } finally {
+    await Promise.all(setups.map((s) => s.wp.stop(10_000).catch(() => undefined)));
   }
   return out;
 }
