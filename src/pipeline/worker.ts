@@ -163,6 +163,8 @@ export class Worker {
   #assigned = false;
   /** Set while a Redis call is being retried (consumption of that partition waits). */
   #redisFailing = 0;
+  /** Set while a record's decode waits on an unavailable Schema Registry. */
+  #registryFailing = 0;
   #idle: (() => void)[] = [];
   #stopping: Promise<WorkerResult> | undefined;
   #statsTimer: NodeJS.Timeout | undefined;
@@ -333,16 +335,22 @@ export class Worker {
     }
   }
 
-  /** For /readyz: running, in the group, and Redis answering. */
-  health(): { ready: boolean; state: WorkerState; groupJoined: boolean; redisOk: boolean; pendingSecondDeletes: number } {
+  /** For /readyz: running, in the group, Redis answering (and the Schema Registry, when one is used). */
+  health(): { ready: boolean; state: WorkerState; groupJoined: boolean; redisOk: boolean; registryOk: boolean; pendingSecondDeletes: number } {
     const redisOk = this.#redisFailing === 0;
+    const registryOk = this.#registryFailing === 0;
     return {
-      ready: this.state === 'running' && this.#assigned && redisOk,
+      ready: this.state === 'running' && this.#assigned && redisOk && registryOk,
       state: this.state,
       groupJoined: this.#assigned,
       redisOk,
+      registryOk,
       pendingSecondDeletes: this.#pendingSecondDeletes(),
     };
+  }
+
+  #setPaused(): void {
+    this.deps.stats.set('paused', this.#redisFailing + this.#registryFailing > 0 ? 1 : 0);
   }
 
   async #retry<T>(op: () => Promise<T>, what: string, batch?: SourceBatch): Promise<T> {
@@ -351,10 +359,13 @@ export class Worker {
       return await this.#retryLoop(op, what, batch, () => {
         if (!failing) this.#redisFailing++;
         failing = true;
-        this.deps.stats.set('paused', 1);
+        this.#setPaused();
       });
     } finally {
-      if (failing && --this.#redisFailing === 0) this.deps.stats.set('paused', 0);
+      if (failing) {
+        this.#redisFailing--;
+        this.#setPaused();
+      }
     }
   }
 
@@ -408,10 +419,10 @@ export class Worker {
           if (!(e instanceof DecoderUnavailableError)) throw e;
           if (!failing) {
             failing = true;
-            this.#redisFailing++;
-            stats.set('paused', 1);
+            this.#registryFailing++;
+            this.#setPaused();
           }
-          stats.inc('redis_retries');
+          stats.inc('registry_retries');
           const delay = backoffDelay(attempt, this.opts.backoff);
           if (attempt % 10 === 0) logger.warn({ at: recordRef(record), attempt, retryInMs: delay, err: { message: e.message } }, 'decoder unavailable (schema registry); retrying');
           if (this.#abort.signal.aborted || !batch.isActive()) throw new AbortedError('batch no longer active (rebalance or stop)');
@@ -423,7 +434,8 @@ export class Worker {
       }
     } finally {
       if (failing) {
-        if (--this.#redisFailing === 0) stats.set('paused', 0);
+        this.#registryFailing--;
+        this.#setPaused();
         logger.info({ at: recordRef(record) }, 'decoder available again');
       }
     }

@@ -14,6 +14,7 @@ const COUNTERS = {
   tag_members_deleted: { name: 'tag_members_deleted', help: 'cache keys deleted as members of purged tags', labels: [] },
   templates_skipped: { name: 'templates_skipped', help: 'templates that rendered no name', labels: ['mapping', 'reason'] },
   redis_retries: { name: 'redis_retries', help: 'retried Redis (or dead-letter) calls', labels: [] },
+  registry_retries: { name: 'schema_registry_retries', help: 'retried Schema Registry lookups (registry down, slow or failing)', labels: [] },
   commits: { name: 'commits', help: 'offset commits', labels: [] },
   poison_records: { name: 'poison_records', help: 'records that could not be handled (dead-lettered or fatal)', labels: ['code'] },
 } as const satisfies Record<string, { name: string; help: string; labels: readonly string[] }>;

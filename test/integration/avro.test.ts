@@ -137,7 +137,7 @@ describe('Avro change events through a Schema Registry', { timeout: 180_000 }, (
         { key: await schemas.client.registry.encode(schemas.keyId, { id: 778 }), value: await schemas.client.registry.encode(v2Id, { ...create!.value, after: row(778) }) },
       ];
       await send(topic, during);
-      await waitFor(() => stats.get('redis_retries') >= 3, { timeoutMs: 20_000, message: 'decode retried during the outage' });
+      await waitFor(() => stats.get('registry_retries') >= 3, { timeoutMs: 20_000, message: 'decode retried during the outage' });
       assert.equal(worker.health().ready, false, 'ready while the registry is down');
       assert.equal(worker.state, 'running');
       assert.equal(await redis.exists('product:777', 'product:778'), 2, 'applied without its schema');
