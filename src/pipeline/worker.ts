@@ -80,9 +80,16 @@ class BatchWork implements PlanSink {
   readonly #keys = new Set<string>();
   readonly #tags = new Set<string>();
   readonly #versions = new Set<string>();
-  /** delay (undefined = the worker's) → names to delete again */
-  readonly #second = new Map<number | undefined, SecondPass>();
+  /**
+   * Second passes of mappings with a delay of their own (`second_delete_delay`). The worker's
+   * delay is the common case: while only such mappings fired, its second pass is the first pass
+   * (no second Set per batch); from the first other mapping on, it is kept apart.
+   */
+  readonly #second = new Map<number, SecondPass>();
+  #defaultPass: SecondPass | undefined;
+  /** Where the names of the mapping being reported go besides the first pass (undefined: nowhere else). */
   #pass: SecondPass | undefined;
+  #first: Invalidation | undefined;
   /** Names reported so far (repeats included): tells whether an event named anything. */
   named = 0;
 
@@ -104,8 +111,15 @@ class BatchWork implements PlanSink {
   }
 
   fired(m: Mapping): void {
-    let pass = this.#second.get(m.secondDeleteDelayMs);
-    if (!pass) this.#second.set(m.secondDeleteDelayMs, (pass = { keys: new Set(), tags: new Set() }));
+    const delay = m.secondDeleteDelayMs;
+    if (delay === undefined) {
+      this.#pass = this.#defaultPass;
+      return;
+    }
+    // Names so far came from mappings on the worker's delay only: they are its second pass.
+    this.#defaultPass ??= { keys: new Set(this.#keys), tags: new Set(this.#tags) };
+    let pass = this.#second.get(delay);
+    if (!pass) this.#second.set(delay, (pass = { keys: new Set(), tags: new Set() }));
     this.#pass = pass;
   }
 
@@ -113,10 +127,10 @@ class BatchWork implements PlanSink {
     this.named++;
     if (kind === 'key') {
       this.#keys.add(name);
-      this.#pass!.keys.add(name);
+      this.#pass?.keys.add(name);
     } else if (kind === 'tag') {
       this.#tags.add(name);
-      this.#pass!.tags.add(name);
+      this.#pass?.tags.add(name);
     } else {
       this.#versions.add(name);
     }
@@ -127,12 +141,19 @@ class BatchWork implements PlanSink {
   }
 
   firstPass(): Invalidation {
-    return { keys: [...this.#keys], tags: [...this.#tags], versions: [...this.#versions] };
+    this.#first ??= { keys: [...this.#keys], tags: [...this.#tags], versions: [...this.#versions] };
+    return this.#first;
   }
 
-  /** The second passes to schedule: per delay, keys and tags (empty ones left out). */
-  secondPasses(): { readonly delay: number | undefined; readonly kind: 'key' | 'tag'; readonly names: string[] }[] {
-    const out: { delay: number | undefined; kind: 'key' | 'tag'; names: string[] }[] = [];
+  /** The second passes to schedule: per delay (undefined = the worker's), keys and tags (empty ones left out). */
+  secondPasses(): { readonly delay: number | undefined; readonly kind: 'key' | 'tag'; readonly names: readonly string[] }[] {
+    const out: { delay: number | undefined; kind: 'key' | 'tag'; names: readonly string[] }[] = [];
+    const first = this.firstPass();
+    const own = this.#defaultPass;
+    const keys = own ? [...own.keys] : first.keys;
+    const tags = own ? [...own.tags] : first.tags;
+    if (keys.length > 0) out.push({ delay: undefined, kind: 'key', names: keys });
+    if (tags.length > 0) out.push({ delay: undefined, kind: 'tag', names: tags });
     for (const [delay, pass] of this.#second) {
       if (pass.keys.size > 0) out.push({ delay, kind: 'key', names: [...pass.keys] });
       if (pass.tags.size > 0) out.push({ delay, kind: 'tag', names: [...pass.tags] });

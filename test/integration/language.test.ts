@@ -111,6 +111,36 @@ describe('mapping language through the worker', { timeout: 90_000 }, () => {
   });
   after(async () => broker?.stop());
 
+  it('deletes a second time only what mappings on a delay name: the worker\'s delay, and each mapping\'s own', async () => {
+    const prefix = uniqueName('shop');
+    const dir = await mappingsDir(`mappings:
+  - name: plain
+    table: inventory.customers
+    keys: ["a:{id}"]
+  - name: once
+    table: inventory.customers
+    keys: ["b:{id}"]
+    second_delete_delay: 0
+  - name: slow
+    table: inventory.customers
+    keys: ["c:{id}"]
+    second_delete_delay: 300ms
+`);
+    const kafka = makeKafka(broker.brokers);
+    const topic = `${prefix}.inventory.customers`;
+    await produce(kafka, topic, [1, 2, 3].map((id) => ({ key: { id }, value: changeEvent('c', { after: { id } }), partition: 0 })));
+    const group = uniqueName('g');
+    const { worker, stats } = await startWorker({ brokers: broker.brokers.join(','), redis: redisServer.url, topics: topic, group, mappings: dir, secondDeleteDelay: '100ms' });
+    try {
+      await waitFor(async () => (await committedOffsets(kafka, group, topic)).get(0) === 3n, { timeoutMs: 30_000, message: 'all committed' });
+      assert.equal(stats.get('invalidated', { kind: 'key', pass: 'first' }), 9);
+      // a:1-3 after 100 ms and c:1-3 after 300 ms; b:* never (second_delete_delay 0)
+      assert.equal(stats.get('invalidated', { kind: 'key', pass: 'second' }), 6);
+    } finally {
+      await worker.stop(5_000);
+    }
+  });
+
   it('purges tags, bumps versions, honours when.changed and applies on_truncate', async () => {
     const prefix = uniqueName('shop');
     const dir = await mappingsDir(`mappings:

@@ -5,16 +5,17 @@ import type { Stats } from '../../telemetry/stats.js';
  * The delayed second delete. A reader that fetched a row just before the commit can write the
  * old value back after the first delete; deleting the same keys again after a delay clobbers it.
  *
- * Keys are collected in time buckets. A key scheduled again while its second delete is pending
- * is coalesced: it moves to the later bucket (one delete covers both first deletes), but never
- * further than 2 × delay after it was first scheduled, so a hot key cannot hold back commits.
- * `done` of a schedule() call runs once every one of its keys' second deletes was acknowledged;
- * it never runs for work that was abandoned.
+ * Work is collected in time buckets (ticks of delay / 20, at most 100 ms): every schedule() call
+ * joins the bucket due at `now + delay` rounded up to the tick, so it never fires early. A bucket
+ * is one Redis pass over the lists of all the calls in it, and `done` of each call runs once that
+ * pass was acknowledged; it never runs for work that was abandoned. Scheduling costs O(1) per
+ * call, not per key: the worker is CPU-bound, Redis is not, so a key repeated by batches within
+ * one tick is simply sent twice in one UNLINK rather than de-duplicated here.
  */
 export interface SecondDeleteOptions {
   readonly delayMs: number;
-  /** Called with the keys of one due bucket; resolves once Redis acknowledged (retrying inside). */
-  readonly unlink: (keys: string[]) => Promise<void>;
+  /** Called with the names of one due bucket; resolves once Redis acknowledged (retrying inside). */
+  readonly unlink: (names: string[]) => Promise<void>;
   /** A failure of unlink that it could not retry away (fatal error, shutdown). */
   readonly onError: (err: unknown) => void;
   readonly logger: Logger;
@@ -22,42 +23,19 @@ export interface SecondDeleteOptions {
   readonly now?: () => number;
 }
 
-interface Waiter {
-  remaining: number;
-  readonly done: () => void;
-}
-
 interface Bucket {
   readonly fireAt: number;
-  /** Entries that joined this bucket; those that moved on to a later one since are skipped. */
-  readonly entries: Entry[];
-  /** Entries still due in this bucket. */
-  live: number;
-  state: 'pending' | 'firing';
-}
-
-interface Entry {
-  readonly key: string;
-  readonly firstAt: number;
-  bucket: Bucket;
-  /** One waiter (the common case: no allocation) or several. */
-  waiters: Waiter | Waiter[];
-}
-
-function addWaiter(e: Entry, w: Waiter): void {
-  if (Array.isArray(e.waiters)) e.waiters.push(w);
-  else e.waiters = [e.waiters, w];
-}
-
-function release(w: Waiter): void {
-  if (--w.remaining === 0) w.done();
+  /** The name lists of the schedule() calls in this bucket (not copied: callers hand them over). */
+  readonly lists: (readonly string[])[];
+  readonly waiters: (() => void)[];
+  names: number;
 }
 
 export class SecondDeleteScheduler {
   readonly #buckets: Bucket[] = []; // pending, sorted by fireAt
-  readonly #latest = new Map<string, Entry>();
   readonly #tickMs: number;
   readonly #now: () => number;
+  #pending = 0;
   #timer: NodeJS.Timeout | undefined;
   #firing: Promise<void> | undefined;
   #abandoned = false;
@@ -72,39 +50,23 @@ export class SecondDeleteScheduler {
     return this.opts.delayMs > 0;
   }
 
-  /** Keys with a second delete still to do. */
+  /** Names with a second delete still to do (repeats counted). */
   get pendingKeys(): number {
-    return this.#latest.size;
+    return this.#pending;
   }
 
-  schedule(keys: readonly string[], done: () => void): void {
-    if (!this.enabled || keys.length === 0 || this.#abandoned) {
+  /** Deletes `names` again `delayMs` from now; `done` once that was acknowledged. `names` must not change afterwards. */
+  schedule(names: readonly string[], done: () => void): void {
+    if (!this.enabled || names.length === 0 || this.#abandoned) {
       if (!this.#abandoned) done();
       return;
     }
-    const now = this.#now();
-    const fireAt = Math.ceil((now + this.opts.delayMs) / this.#tickMs) * this.#tickMs;
+    const fireAt = Math.ceil((this.#now() + this.opts.delayMs) / this.#tickMs) * this.#tickMs;
     const bucket = this.#bucketAt(fireAt);
-    const waiter: Waiter = { remaining: 0, done };
-    // Repeated keys are harmless: the waiter is then counted (and released) once per repeat.
-    for (const key of keys) {
-      const e = this.#latest.get(key);
-      waiter.remaining++;
-      if (e && e.bucket === bucket) {
-        addWaiter(e, waiter); // already due in this bucket
-      } else if (e && e.bucket.state === 'pending' && fireAt - e.firstAt <= 2 * this.opts.delayMs) {
-        this.#leave(e.bucket);
-        e.bucket = bucket;
-        bucket.entries.push(e);
-        bucket.live++;
-        addWaiter(e, waiter);
-      } else {
-        const fresh: Entry = { key, firstAt: now, bucket, waiters: waiter };
-        bucket.entries.push(fresh);
-        bucket.live++;
-        this.#latest.set(key, fresh);
-      }
-    }
+    bucket.lists.push(names);
+    bucket.waiters.push(done);
+    bucket.names += names.length;
+    this.#pending += names.length;
     this.#arm();
   }
 
@@ -119,9 +81,9 @@ export class SecondDeleteScheduler {
     this.#abandoned = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    const dropped = this.#latest.size;
+    const dropped = this.#pending;
     this.#buckets.length = 0;
-    this.#latest.clear();
+    this.#pending = 0;
     this.#notifyIdle();
     return dropped;
   }
@@ -129,28 +91,19 @@ export class SecondDeleteScheduler {
   #bucketAt(fireAt: number): Bucket {
     const last = this.#buckets[this.#buckets.length - 1];
     if (last && last.fireAt === fireAt) return last;
-    const bucket: Bucket = { fireAt, entries: [], live: 0, state: 'pending' };
-    // Buckets are created in time order with one delay; keep sorted should delays ever differ.
+    // Buckets are created in time order with one delay (and a monotonic clock); keep sorted anyway.
     let i = this.#buckets.length;
     while (i > 0 && this.#buckets[i - 1]!.fireAt > fireAt) i--;
     if (this.#buckets[i - 1]?.fireAt === fireAt) return this.#buckets[i - 1]!;
+    const bucket: Bucket = { fireAt, lists: [], waiters: [], names: 0 };
     this.#buckets.splice(i, 0, bucket);
     return bucket;
   }
 
-  /** An entry moved on to a later bucket; a pending bucket left with none is dropped. */
-  #leave(bucket: Bucket): void {
-    if (--bucket.live === 0) {
-      const i = this.#buckets.indexOf(bucket);
-      if (i >= 0) this.#buckets.splice(i, 1);
-    }
-  }
-
   #arm(): void {
-    if (this.#firing || this.#abandoned) return;
+    if (this.#firing || this.#abandoned || this.#timer) return;
     const next = this.#buckets[0];
     if (!next) return;
-    if (this.#timer) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => this.#fireDue(), Math.max(0, next.fireAt - this.#now()));
   }
 
@@ -160,21 +113,19 @@ export class SecondDeleteScheduler {
     const due: Bucket[] = [];
     while (this.#buckets[0] && this.#buckets[0].fireAt <= now) due.push(this.#buckets.shift()!);
     if (due.length === 0) return this.#arm();
-    const entries: Entry[] = [];
+    const names: string[] = [];
+    let count = 0;
     for (const b of due) {
-      b.state = 'firing';
-      for (const e of b.entries) if (e.bucket === b) entries.push(e);
+      for (const list of b.lists) for (const n of list) names.push(n);
+      count += b.names;
     }
     this.#firing = this.opts
-      .unlink(entries.map((e) => e.key))
+      .unlink(names)
       .then(
         () => {
           if (this.#abandoned) return;
-          for (const e of entries) {
-            if (this.#latest.get(e.key) === e) this.#latest.delete(e.key);
-            if (Array.isArray(e.waiters)) for (const w of e.waiters) release(w);
-            else release(e.waiters);
-          }
+          this.#pending -= count;
+          for (const b of due) for (const w of b.waiters) w();
         },
         (err: unknown) => this.opts.onError(err),
       )
