@@ -83,6 +83,7 @@ export function registerRun(program: Command, setExit: (code: number) => void): 
     .option('--redis-cluster', 'Redis Cluster: --redis is a comma-separated list of seed URLs (env REDIS_CLUSTER)')
     .option('--redis-sentinels <list>', 'Redis Sentinel: host:port of the sentinels, comma-separated (env REDIS_SENTINELS)')
     .option('--redis-sentinel-master <name>', 'master name the sentinels monitor (env REDIS_SENTINEL_MASTER)')
+    .option('--redis-wait-replicas <n>', 'replicas each delete pass must reach (Redis WAIT) before it counts as done, 0 = off (env REDIS_WAIT_REPLICAS, default 0)')
     .option('--redis-tls-ca <file>', 'PEM CA bundle for Redis TLS (env REDIS_TLS_CA_FILE); credentials: env REDIS_USERNAME, REDIS_PASSWORD(_FILE)')
     .option('--redis-tls-cert <file>', 'PEM client certificate for Redis (env REDIS_TLS_CERT_FILE)')
     .option('--redis-tls-key <file>', 'PEM client key for Redis (env REDIS_TLS_KEY_FILE)')

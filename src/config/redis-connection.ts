@@ -6,6 +6,7 @@ export const REDIS_SETTINGS = [
   ['--redis-cluster', 'REDIS_CLUSTER', 'false', 'Redis Cluster: --redis is a comma-separated list of seed URLs'],
   ['--redis-sentinels', 'REDIS_SENTINELS', '', 'Redis Sentinel: host:port of the sentinels, comma-separated (with --redis-sentinel-master)'],
   ['--redis-sentinel-master', 'REDIS_SENTINEL_MASTER', '', 'the master name the sentinels monitor'],
+  ['--redis-wait-replicas', 'REDIS_WAIT_REPLICAS', '0', 'replicas each delete pass must reach (Redis WAIT) before it counts as done; 0 = off'],
   ['--redis-tls-ca', 'REDIS_TLS_CA_FILE', '', 'PEM CA bundle Redis certificates are verified with (turns TLS on)'],
   ['--redis-tls-cert', 'REDIS_TLS_CERT_FILE', '', 'PEM client certificate for Redis (with --redis-tls-key; turns TLS on)'],
   ['--redis-tls-key', 'REDIS_TLS_KEY_FILE', '', 'PEM private key of the client certificate'],
@@ -20,6 +21,7 @@ export interface RedisFlags {
   redisCluster?: boolean;
   redisSentinels?: string;
   redisSentinelMaster?: string;
+  redisWaitReplicas?: string;
   redisTlsCa?: string;
   redisTlsCert?: string;
   redisTlsKey?: string;

@@ -27,6 +27,7 @@ export interface RunFlags {
   redisCluster?: boolean;
   redisSentinels?: string;
   redisSentinelMaster?: string;
+  redisWaitReplicas?: string;
   redisTlsCa?: string;
   redisTlsCert?: string;
   redisTlsKey?: string;
@@ -65,6 +66,8 @@ export interface RunConfig {
   readonly rebalanceTimeoutMs: number;
   readonly fetchMaxWaitMs: number;
   readonly redisTimeoutMs: number;
+  /** Redis WAIT after each pass: replicas that must have it (0 = off). */
+  readonly redisWaitReplicas: number;
   /** Topology, credentials and TLS of Redis (secrets inside: log describeConfig, never this). */
   readonly redis: RedisConnection;
   readonly onError: 'dlq' | 'fail';
@@ -148,6 +151,12 @@ function positiveInt(value: string, flag: string): number {
   return n;
 }
 
+function nonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${flag}: expected 0 or a positive integer, got "${value}"`);
+  return n;
+}
+
 function port(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new ConfigError(`${flag}: expected a port number (0 = off), got "${value}"`);
@@ -211,6 +220,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     rebalanceTimeoutMs: duration(get(flags.rebalanceTimeout, '--rebalance-timeout'), '--rebalance-timeout'),
     fetchMaxWaitMs: duration(get(flags.fetchMaxWait, '--fetch-max-wait'), '--fetch-max-wait'),
     redisTimeoutMs: duration(get(flags.redisTimeout, '--redis-timeout'), '--redis-timeout'),
+    redisWaitReplicas: nonNegativeInt(get(flags.redisWaitReplicas, '--redis-wait-replicas'), '--redis-wait-replicas'),
     redis: resolveRedisConnection(redisUrl, flags, env),
     onError,
     dlqTopic: pick(flags.dlqTopic, env, 'DLQ_TOPIC', `${group}.dlq`),

@@ -35,7 +35,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
     },
     logger,
   );
-  const sink = new RedisSink({ connection: config.redis, commandTimeoutMs: config.redisTimeoutMs, chunkSize: 512 }, logger);
+  const sink = new RedisSink({ connection: config.redis, commandTimeoutMs: config.redisTimeoutMs, chunkSize: 512, waitReplicas: config.redisWaitReplicas }, logger);
   return new Worker(
     {
       secondDeleteDelayMs: config.secondDeleteDelayMs,

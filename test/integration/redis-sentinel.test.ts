@@ -46,7 +46,7 @@ describe('worker through Redis Sentinel', { timeout: 180_000 }, () => {
     const replicaPort = setup.dataPorts.find((p) => p !== oldMaster)!;
     await waitFor(async () => (await setup.node(replicaPort).dbsize()) === ids.length * 2 + 1, { timeoutMs: 20_000, message: 'replica holds the planted keys' });
 
-    const { worker, stats } = await startWorker({ brokers: broker.brokers.join(','), redisSentinels: setup.sentinels, redisSentinelMaster: setup.masterName, topics: topic, group, mappings, secondDeleteDelay: '300ms', redisTimeout: '1s' });
+    const { worker, stats } = await startWorker({ brokers: broker.brokers.join(','), redisSentinels: setup.sentinels, redisSentinelMaster: setup.masterName, topics: topic, group, mappings, secondDeleteDelay: '300ms', redisTimeout: '1s', redisWaitReplicas: '1' });
     try {
       await waitFor(() => worker.state === 'running', { message: 'worker running' });
       const firstPass = (): number => stats.get('invalidated', { kind: 'key', pass: 'first' });

@@ -10,6 +10,12 @@ export type RedisSinkOptions = ({ readonly url: string } | { readonly connection
   readonly commandTimeoutMs: number;
   /** Keys per UNLINK command; a batch is sent as one pipeline of such commands (per node in a cluster). */
   readonly chunkSize: number;
+  /**
+   * Replicas that must have each pass before it counts as done (Redis WAIT; 0 = off). With
+   * asynchronous replication a delete the master acknowledged can be lost in a failover; with
+   * WAIT it is on that many replicas before the worker moves on and commits.
+   */
+  readonly waitReplicas?: number;
 };
 
 /**
@@ -76,10 +82,27 @@ export class RedisSink implements InvalidationSink {
   async unlink(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0;
     try {
-      return await this.#unlink(keys);
+      const removed = await this.#unlink(keys);
+      await this.#waitReplicas();
+      return removed;
     } catch (e) {
       throw this.#classify(e);
     }
+  }
+
+  /**
+   * WAIT for the configured replicas on every master this client writes to (one per node in a
+   * cluster): the writes made so far on that connection are then replicated. Fewer replicas than
+   * asked in time (a replica down, a failover under way) fails the pass, and the worker retries it.
+   */
+  async #waitReplicas(): Promise<void> {
+    const n = this.opts.waitReplicas ?? 0;
+    if (n <= 0) return;
+    const timeout = Math.max(100, Math.floor(this.opts.commandTimeoutMs / 2));
+    const nodes = this.#cluster ? this.#cluster.nodes('master') : [this.#redis];
+    const acked = await Promise.all(nodes.map((node) => node.call('WAIT', n, timeout) as Promise<number>));
+    const short = acked.find((a) => Number(a) < n);
+    if (short !== undefined) throw new SinkError(`WAIT: ${short} of ${n} replica(s) acknowledged within ${timeout} ms`, false);
   }
 
   /** UNLINK in chunks; under Cluster grouped by slot (a command never spans two) and pipelined per node. */
@@ -141,6 +164,7 @@ export class RedisSink implements InvalidationSink {
     let members = 0;
     try {
       for (const tag of tags) members += await this.#purgeTag(tag);
+      await this.#waitReplicas();
     } catch (e) {
       throw this.#classify(e);
     }
@@ -197,11 +221,13 @@ export class RedisSink implements InvalidationSink {
         await this.#perNode(this.#cluster, versions, (p, slotKeys) => {
           for (const v of slotKeys) p.incr(v);
         });
+        await this.#waitReplicas();
         return;
       }
       const p = this.#redis.pipeline();
       for (const v of versions) p.incr(v);
       throwFirst(await p.exec());
+      await this.#waitReplicas();
     } catch (e) {
       throw this.#classify(e);
     }

@@ -48,3 +48,17 @@ describe('run configuration', () => {
     assert.throws(() => parseDuration('2 days'));
   });
 });
+
+describe('--redis-wait-replicas and --fetch-max-wait', () => {
+  it('default to 0 (no WAIT) and 500 ms; take flags and env; refuse nonsense', () => {
+    const d = resolveRunConfig({ topicPrefix: 'shop' }, {});
+    assert.equal(d.redisWaitReplicas, 0);
+    assert.equal(d.fetchMaxWaitMs, 500);
+    const e = resolveRunConfig({ topicPrefix: 'shop' }, { REDIS_WAIT_REPLICAS: '2', KAFKA_FETCH_MAX_WAIT: '2s' });
+    assert.equal(e.redisWaitReplicas, 2);
+    assert.equal(e.fetchMaxWaitMs, 2000);
+    assert.equal(resolveRunConfig({ topicPrefix: 'shop', redisWaitReplicas: '1' }, { REDIS_WAIT_REPLICAS: '2' }).redisWaitReplicas, 1);
+    assert.throws(() => resolveRunConfig({ topicPrefix: 'shop', redisWaitReplicas: '-1' }, {}), (err: unknown) => err instanceof ConfigError && /--redis-wait-replicas/.test(err.message));
+    assert.throws(() => resolveRunConfig({ topicPrefix: 'shop', fetchMaxWait: 'soon' }, {}), ConfigError);
+  });
+});
