@@ -12,6 +12,7 @@ import { runReplay } from '../replay/replay.js';
 import { createDecoder } from '../pipeline/decode/format.js';
 import { createLogger } from '../telemetry/logger.js';
 import { topicsForPrefix } from '../pipeline/source/topics.js';
+import { withKafkaSecurityOptions, withRedisOptions } from './options.js';
 
 interface ReplayFlags extends RunFlags {
   from: string;
@@ -163,7 +164,7 @@ async function offsetsCommand(action: 'show' | 'reset', flags: OffsetsFlags): Pr
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function connectionOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--brokers <list>', 'Kafka bootstrap servers (env KAFKA_BROKERS)')
     .option('--topics <list|/regex/>', 'topics (env KAFKA_TOPICS)')
     .option('--topic-prefix <prefix>', 'Debezium topic.prefix (env TOPIC_PREFIX)')
@@ -171,29 +172,18 @@ function connectionOptions(cmd: Command): Command {
     .option('--log-level <level>', 'log level (env LOG_LEVEL)')
     .addOption(new Option('--session-timeout <duration>').hideHelp())
     .addOption(new Option('--heartbeat-interval <duration>').hideHelp())
-    .addOption(new Option('--rebalance-timeout <duration>').hideHelp())
-    .option('--kafka-sasl-mechanism <mechanism>', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512; user and password from env KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE (env KAFKA_SASL_MECHANISM)')
-    .option('--kafka-tls', 'TLS to the brokers (env KAFKA_TLS)')
-    .option('--kafka-tls-ca <file>', 'PEM CA bundle for the broker certificates (env KAFKA_TLS_CA_FILE, default the system CAs)')
-    .option('--kafka-tls-cert <file>', 'PEM client certificate for mutual TLS (env KAFKA_TLS_CERT_FILE)')
-    .option('--kafka-tls-key <file>', 'PEM client key; passphrase from env KAFKA_TLS_KEY_PASSWORD(_FILE) (env KAFKA_TLS_KEY_FILE)')
-    .option('--kafka-tls-servername <name>', 'TLS server name when it differs from the broker host (env KAFKA_TLS_SERVERNAME)');
+    .addOption(new Option('--rebalance-timeout <duration>').hideHelp());
+  return withKafkaSecurityOptions(cmd);
 }
 
 export function registerReplay(program: Command, setExit: (code: number) => void): void {
-  connectionOptions(
-    program
-      .command('replay')
-      .description('re-invalidate the keys of a window of change events (own reader; the live group is untouched)'),
+  withRedisOptions(
+    connectionOptions(
+      program
+        .command('replay')
+        .description('re-invalidate the keys of a window of change events (own reader; the live group is untouched)'),
+    ).option('--redis <url>', 'Redis URL (env REDIS_URL)'),
   )
-    .option('--redis <url>', 'Redis URL (env REDIS_URL)')
-    .option('--redis-cluster', 'Redis Cluster: --redis is a comma-separated list of seed URLs (env REDIS_CLUSTER)')
-    .option('--redis-sentinels <list>', 'Redis Sentinel: host:port of the sentinels, comma-separated (env REDIS_SENTINELS)')
-    .option('--redis-sentinel-master <name>', 'master name the sentinels monitor (env REDIS_SENTINEL_MASTER)')
-    .option('--redis-wait-replicas <n>', 'replicas each delete pass must reach (Redis WAIT) before it counts as done, 0 = off (env REDIS_WAIT_REPLICAS, default 0)')
-    .option('--redis-tls-ca <file>', 'PEM CA bundle for Redis TLS (env REDIS_TLS_CA_FILE); credentials: env REDIS_USERNAME, REDIS_PASSWORD(_FILE)')
-    .option('--redis-tls-cert <file>', 'PEM client certificate for Redis (env REDIS_TLS_CERT_FILE)')
-    .option('--redis-tls-key <file>', 'PEM client key for Redis (env REDIS_TLS_KEY_FILE)')
     .option('--from <position>', 'earliest | latest | now | ISO time | duration ago (2h) | p:offset,…', 'earliest')
     .option('--to <position>', 'same forms; the window ends before it', 'latest')
     .option('--mapping <name>', 'apply only this mapping (repeatable)', collect)

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
 import { describeConfig, type RunFlags } from '../config/run-config.js';
 import { configOrReport } from './config.js';
+import { withKafkaSecurityOptions, withRedisOptions } from './options.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
 import { composeWorker } from '../runtime/compose.js';
@@ -60,7 +61,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
 }
 
 export function registerRun(program: Command, setExit: (code: number) => void): void {
-  program
+  const cmd = program
     .command('run')
     .description('consume change events and delete the mapped Redis keys (twice), committing after Redis acknowledged')
     .option('--brokers <list>', 'Kafka bootstrap servers (env KAFKA_BROKERS, default localhost:9092)')
@@ -80,13 +81,6 @@ export function registerRun(program: Command, setExit: (code: number) => void): 
     .addOption(new Option('--rebalance-timeout <duration>', 'group rebalance timeout (env KAFKA_REBALANCE_TIMEOUT, default 60s)'))
     .addOption(new Option('--fetch-max-wait <duration>', 'longest wait of a fetch for new records (env KAFKA_FETCH_MAX_WAIT, default 500ms)'))
     .addOption(new Option('--redis-timeout <duration>', 'Redis command timeout (env REDIS_COMMAND_TIMEOUT, default 5s)'))
-    .option('--redis-cluster', 'Redis Cluster: --redis is a comma-separated list of seed URLs (env REDIS_CLUSTER)')
-    .option('--redis-sentinels <list>', 'Redis Sentinel: host:port of the sentinels, comma-separated (env REDIS_SENTINELS)')
-    .option('--redis-sentinel-master <name>', 'master name the sentinels monitor (env REDIS_SENTINEL_MASTER)')
-    .option('--redis-wait-replicas <n>', 'replicas each delete pass must reach (Redis WAIT) before it counts as done, 0 = off (env REDIS_WAIT_REPLICAS, default 0)')
-    .option('--redis-tls-ca <file>', 'PEM CA bundle for Redis TLS (env REDIS_TLS_CA_FILE); credentials: env REDIS_USERNAME, REDIS_PASSWORD(_FILE)')
-    .option('--redis-tls-cert <file>', 'PEM client certificate for Redis (env REDIS_TLS_CERT_FILE)')
-    .option('--redis-tls-key <file>', 'PEM client key for Redis (env REDIS_TLS_KEY_FILE)')
     .option('--on-error <policy>', 'poison records: dlq (dead-letter and go on) or fail (stop before it) (env ON_ERROR, default dlq)')
     .option('--dlq-topic <topic>', 'dead-letter topic (env DLQ_TOPIC, default <group>.dlq)')
     .option('--max-record-bytes <n>', 'a larger record value is poison (env MAX_RECORD_BYTES, default 8388608)')
@@ -95,12 +89,6 @@ export function registerRun(program: Command, setExit: (code: number) => void): 
     .option('--schema-registry-ca <file>', 'PEM CA bundle for an https:// registry (env SCHEMA_REGISTRY_CA_FILE)')
     .option('--schema-registry-timeout <duration>', 'registry lookup timeout; a lookup that fails is retried (env SCHEMA_REGISTRY_TIMEOUT, default 5s)')
     .option('--health-port <port>', 'HTTP /livez, /readyz and /metrics on this port, 0 = off (env HEALTH_PORT, default 0)')
-    .option('--kafka-sasl-mechanism <mechanism>', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512; user and password from env KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE (env KAFKA_SASL_MECHANISM)')
-    .option('--kafka-tls', 'TLS to the brokers (env KAFKA_TLS)')
-    .option('--kafka-tls-ca <file>', 'PEM CA bundle for the broker certificates (env KAFKA_TLS_CA_FILE, default the system CAs)')
-    .option('--kafka-tls-cert <file>', 'PEM client certificate for mutual TLS (env KAFKA_TLS_CERT_FILE)')
-    .option('--kafka-tls-key <file>', 'PEM client key; passphrase from env KAFKA_TLS_KEY_PASSWORD(_FILE) (env KAFKA_TLS_KEY_FILE)')
-    .option('--kafka-tls-servername <name>', 'TLS server name when it differs from the broker host (env KAFKA_TLS_SERVERNAME)')
-    .option('--log-keys', 'allow cache key names and row values in debug logs; they may hold user data (env LOG_KEYS)')
-    .action(async (flags: RunFlags) => setExit(await runCommand(flags)));
+    .option('--log-keys', 'allow cache key names and row values in debug logs; they may hold user data (env LOG_KEYS)');
+  withKafkaSecurityOptions(withRedisOptions(cmd)).action(async (flags: RunFlags) => setExit(await runCommand(flags)));
 }

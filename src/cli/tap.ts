@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
 import type { RunFlags } from '../config/run-config.js';
 import { configOrReport } from './config.js';
+import { withKafkaSecurityOptions } from './options.js';
 import { evaluate } from '../mapping/evaluate.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
@@ -83,7 +84,7 @@ async function tapCommand(flags: TapFlags): Promise<number> {
 }
 
 export function registerTap(program: Command, setExit: (code: number) => void): void {
-  program
+  const cmd = program
     .command('tap')
     .description('print what the newest change events would invalidate (read-only; joins no live group, commits nothing)')
     .option('--brokers <list>', 'Kafka bootstrap servers (env KAFKA_BROKERS)')
@@ -97,12 +98,6 @@ export function registerTap(program: Command, setExit: (code: number) => void): 
     .option('--rebalance-timeout <duration>', 'group rebalance timeout')
     .option('--format <format>', 'json, avro or auto (env VALUE_FORMAT, default auto)')
     .option('--schema-registry <url>', 'Schema Registry URL (env SCHEMA_REGISTRY_URL)')
-    .option('--schema-registry-ca <file>', 'PEM CA bundle for an https:// registry (env SCHEMA_REGISTRY_CA_FILE)')
-    .option('--kafka-sasl-mechanism <mechanism>', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512; user and password from env KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE (env KAFKA_SASL_MECHANISM)')
-    .option('--kafka-tls', 'TLS to the brokers (env KAFKA_TLS)')
-    .option('--kafka-tls-ca <file>', 'PEM CA bundle for the broker certificates (env KAFKA_TLS_CA_FILE, default the system CAs)')
-    .option('--kafka-tls-cert <file>', 'PEM client certificate for mutual TLS (env KAFKA_TLS_CERT_FILE)')
-    .option('--kafka-tls-key <file>', 'PEM client key; passphrase from env KAFKA_TLS_KEY_PASSWORD(_FILE) (env KAFKA_TLS_KEY_FILE)')
-    .option('--kafka-tls-servername <name>', 'TLS server name when it differs from the broker host (env KAFKA_TLS_SERVERNAME)')
-    .action(async (flags: TapFlags) => setExit(await tapCommand(flags)));
+    .option('--schema-registry-ca <file>', 'PEM CA bundle for an https:// registry (env SCHEMA_REGISTRY_CA_FILE)');
+  withKafkaSecurityOptions(cmd).action(async (flags: TapFlags) => setExit(await tapCommand(flags)));
 }

@@ -1,12 +1,12 @@
 import { parseTopicsFlag, type TopicSelection } from '../pipeline/source/topics.js';
 import { parseDuration } from '../util/duration.js';
 import { ConfigError } from './errors.js';
-import { describeRedisConnection, REDIS_SETTINGS, resolveRedisConnection, type RedisConnection } from './redis-connection.js';
+import { describeRedisConnection, REDIS_SETTINGS, resolveRedisConnection, type RedisConnection, type RedisFlags } from './redis-connection.js';
 import { describeSchemaRegistry, resolveDecoderConfig, type SchemaRegistryConfig, type ValueFormat } from './schema-registry.js';
-import { describeKafkaSecurity, resolveKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
+import { describeKafkaSecurity, resolveKafkaSecurity, type KafkaSecurity, type KafkaSecurityFlags } from './kafka-security.js';
 
 /** The options of `run` as the CLI hands them over (all optional strings/booleans). */
-export interface RunFlags {
+export interface RunFlags extends RedisFlags, KafkaSecurityFlags {
   brokers?: string;
   group?: string;
   topics?: string;
@@ -24,13 +24,6 @@ export interface RunFlags {
   rebalanceTimeout?: string;
   fetchMaxWait?: string;
   redisTimeout?: string;
-  redisCluster?: boolean;
-  redisSentinels?: string;
-  redisSentinelMaster?: string;
-  redisWaitReplicas?: string;
-  redisTlsCa?: string;
-  redisTlsCert?: string;
-  redisTlsKey?: string;
   onError?: string;
   dlqTopic?: string;
   maxRecordBytes?: string;
@@ -39,12 +32,6 @@ export interface RunFlags {
   schemaRegistryCa?: string;
   schemaRegistryTimeout?: string;
   healthPort?: string;
-  kafkaSaslMechanism?: string;
-  kafkaTls?: boolean;
-  kafkaTlsCa?: string;
-  kafkaTlsCert?: string;
-  kafkaTlsKey?: string;
-  kafkaTlsServername?: string;
   logKeys?: boolean;
 }
 

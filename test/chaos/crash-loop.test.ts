@@ -12,7 +12,7 @@ import {
   survivors,
   uncommitted,
 } from '../support/chaos.js';
-import { committedOffsets, endOffsets, totalCommitted, uniqueName } from '../support/kafka.js';
+import { committedOffsets, endOffsets, totalCommitted, uniqueName, waitCommittedTo } from '../support/kafka.js';
 import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
 import { startServices, type Services } from '../support/services.js';
 import { exitOf, mappingsDir, spawnCli } from '../support/worker.js';
@@ -107,13 +107,7 @@ describe('chaos: a worker SIGKILLed again and again while the stream flows', { t
       worker = start();
       const end = await endOffsets(kafka, topic);
       assert.deepEqual([...end.values()].map(Number), streamer.produced, 'one record per offset (no duplicate produce)');
-      await waitFor(
-        async () => {
-          const c = await committedOffsets(kafka, group, topic);
-          return [...end].every(([p, high]) => c.get(p) === high);
-        },
-        { timeoutMs: 90_000, intervalMs: 250, message: `the last worker committing to the end (stderr: ${stderr})` },
-      );
+      await waitCommittedTo(kafka, group, topic, end, { timeoutMs: 90_000, message: `the last worker committing to the end (stderr: ${stderr})` });
       const { writtenBackInWindow, lateRemoved } = await reader.stop();
       // The last write-backs may still be inside their window: wait for their second delete.
       await sleep(1_500);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { chaosSeed, chaosStream, plant, seededRandom, streamRecords, survivors } from '../support/chaos.js';
-import { committedOffsets, endOffsets, uniqueName } from '../support/kafka.js';
+import { committedOffsets, endOffsets, uniqueName, waitCommittedTo } from '../support/kafka.js';
 import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
 import { startServices, type Services } from '../support/services.js';
 import { exitOf, mappingsDir, spawnCli } from '../support/worker.js';
@@ -82,13 +82,7 @@ describe('chaos: workers sharing a group', { timeout: 240_000 }, () => {
       t.diagnostic(`killed b after ${produced} of ${all.length} events were produced`);
       await withTimeout(streamer.done, 90_000, 'the producer finishing');
       const end = await endOffsets(kafka, topic);
-      await waitFor(
-        async () => {
-          const c = await committedOffsets(kafka, group, topic);
-          return [...end].every(([p, high]) => c.get(p) === high);
-        },
-        { timeoutMs: 90_000, intervalMs: 250, message: `the survivor committing every partition to the end (${a.log})` },
-      );
+      await waitCommittedTo(kafka, group, topic, end, { timeoutMs: 90_000, message: `the survivor committing every partition to the end (${a.log})` });
       assert.equal(a.assigned, 4, 'the survivor owns every partition');
       const left = await survivors(redis, all);
       t.diagnostic(`events ${all.length}, sentinels planted ${planted}, killed members 1, sentinels left ${left}`);

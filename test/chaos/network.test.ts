@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { chaosSeed, chaosStream, plant, seededRandom, startSlowReader, streamRecords, survivors } from '../support/chaos.js';
-import { committedOffsets, endOffsets, uniqueName } from '../support/kafka.js';
+import { committedOffsets, endOffsets, uniqueName, waitCommittedTo } from '../support/kafka.js';
 import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
 import { startServices, type Services } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -90,13 +90,7 @@ describe('chaos: connections cut under the worker', { timeout: 240_000 }, () => 
       assert.ok(froze, 'the broker was frozen while the stream flowed');
       await withTimeout(streamer.done, 90_000, 'the producer finishing');
       const end = await endOffsets(kafka, topic);
-      await waitFor(
-        async () => {
-          const c = await committedOffsets(kafka, group, topic);
-          return [...end].every(([p, high]) => c.get(p) === high);
-        },
-        { timeoutMs: 90_000, intervalMs: 250, message: `the worker committing to the end (log: ${log})` },
-      );
+      await waitCommittedTo(kafka, group, topic, end, { timeoutMs: 90_000, message: `the worker committing to the end (log: ${log})` });
       const wb = await reader.stop();
       await sleep(1_500);
       const left = await survivors(redis, all);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { chaosSeed, chaosStream, plant, rssOf, seededRandom, streamRecords, survivors } from '../support/chaos.js';
-import { committedOffsets, endOffsets, uniqueName } from '../support/kafka.js';
+import { committedOffsets, endOffsets, uniqueName, waitCommittedTo } from '../support/kafka.js';
 import { freePort } from '../support/ports.js';
 import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
 import { startServices, type Services } from '../support/services.js';
@@ -87,13 +87,7 @@ describe('chaos: memory while Redis is unreachable', { timeout: 180_000 }, () =>
       proxy.setDown(false);
 
       const end = await endOffsets(kafka, topic);
-      await waitFor(
-        async () => {
-          const c = await committedOffsets(kafka, group, topic);
-          return [...end].every(([p, high]) => c.get(p) === high);
-        },
-        { timeoutMs: 90_000, intervalMs: 250, message: `the worker committing to the end after the outage (log: ${log})` },
-      );
+      await waitCommittedTo(kafka, group, topic, end, { timeoutMs: 90_000, message: `the worker committing to the end after the outage (log: ${log})` });
       const left = await survivors(redis, all);
       const peak = Math.max(...samples);
       const produced = rest.flat().length;

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { customerCreate } from '../support/debezium.js';
 import type { KafkaBroker } from '../support/kafka-broker.js';
-import { committedOffsets, endOffsets, produce, uniqueName } from '../support/kafka.js';
+import { committedOffsets, endOffsets, produce, uniqueName, waitCommittedTo } from '../support/kafka.js';
 import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
 import type { RedisServer } from '../support/redis-server.js';
 import { startServices, type Services } from '../support/services.js';
@@ -105,13 +105,7 @@ describe('crash safety', { timeout: 120_000 }, () => {
     second.stderr!.resume();
     try {
       const end = await endOffsets(kafka, topic);
-      await waitFor(
-        async () => {
-          const c = await committedOffsets(kafka, group, topic);
-          return [...end].every(([p, high]) => c.get(p) === high);
-        },
-        { timeoutMs: 60_000, intervalMs: 200, message: 'the restarted worker committing to the end' },
-      );
+      await waitCommittedTo(kafka, group, topic, end, { timeoutMs: 60_000, message: 'the restarted worker committing to the end' });
       assert.equal(await existing(allKeys), 0, 'keys left undeleted after the restart');
     } finally {
       second.kill('SIGTERM');

@@ -71,3 +71,20 @@ export function totalCommitted(offsets: Map<number, bigint>): bigint {
   for (const v of offsets.values()) if (v > 0n) n += v;
   return n;
 }
+
+/** Waits until the group has committed every partition of `topic` up to `end` (its high watermarks). */
+export async function waitCommittedTo(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  end: Map<number, bigint>,
+  { timeoutMs, message }: { timeoutMs: number; message: string },
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await committedOffsets(kafka, groupId, topic);
+    if ([...end].every(([p, high]) => c.get(p) === high)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${message}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
