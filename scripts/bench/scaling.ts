@@ -10,7 +10,7 @@
  * CPU is counted per round only from just before the worker starts on it to the round's commit:
  * the round's keys are cached in Redis first, /proc CPU time is read every 5 ms together with
  * DBSIZE, and the round starts at the reading 250 ms before the first key disappeared. "net" takes
- * off the worker's idle CPU (measured for 3 s, 1 s with --quick, before the rounds) over that window.
+ * off the worker's idle CPU (measured for 3 s, 0.5 s with --quick, before the rounds) over that window.
  */
 import { join } from 'node:path';
 import { waitCommitted, watermarks } from './offsets.js';
@@ -127,9 +127,9 @@ export async function scalingPhase(ctx: BenchContext): Promise<ScalingPoint[]> {
     );
     for (const { c, topics, single, batch, produceFrom, group, wp } of setups) {
       const deadline = capAfter(300_000 + ctx.opts.scaleEvents * 2);
-      const warm = produceFrom(Math.min(roundSize, ctx.opts.quick ? 1000 : 3000)); // not measured: the JIT warms up on the same code paths
+      const warm = produceFrom(Math.min(roundSize, ctx.opts.quick ? 500 : 3000)); // not measured: the JIT warms up on the same code paths
       await measuredRound(ctx, wp, group, topics, warm.produce, warm.keys, deadline);
-      const idleMs = ctx.opts.quick ? 1000 : 3000;
+      const idleMs = ctx.opts.quick ? 500 : 3000;
       const idleFrom = cpuSeconds(wp.pid);
       await sleep(idleMs);
       const idleCores = (cpuSeconds(wp.pid) - idleFrom) / (idleMs / 1000);
