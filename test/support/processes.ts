@@ -10,15 +10,15 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
   clearTimeout(timer);
 }
 
-/** Polls until predicate is true; throws `message` after timeoutMs. */
+/** Polls until predicate is true; throws `message` (a function: evaluated then, with what is known by then) after timeoutMs. */
 export async function waitFor(
   predicate: () => boolean | Promise<boolean>,
-  { timeoutMs = 10_000, intervalMs = 50, message = 'condition' }: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
+  { timeoutMs = 10_000, intervalMs = 50, message = 'condition' }: { timeoutMs?: number; intervalMs?: number; message?: string | (() => string) } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await predicate()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${message}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${typeof message === 'function' ? message() : message}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
