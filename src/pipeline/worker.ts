@@ -186,6 +186,8 @@ export class Worker {
   #redisFailing = 0;
   /** Set while a record's decode waits on an unavailable Schema Registry. */
   #registryFailing = 0;
+  /** The record being mapped (for the warning of a template that rendered no name). */
+  #current: SourceRecord | undefined;
   #idle: (() => void)[] = [];
   #stopping: Promise<WorkerResult> | undefined;
   #statsTimer: NodeJS.Timeout | undefined;
@@ -204,8 +206,6 @@ export class Worker {
     if (!s) {
       s = new SecondDeleteScheduler({
         delayMs: delay,
-        logger: this.deps.logger,
-        stats: this.deps.stats,
         unlink: async (names) => {
           await this.#invalidate(kind === 'key' ? { keys: names, tags: [], versions: [] } : { keys: [], tags: names, versions: [] }, 'second delete');
         },
@@ -499,9 +499,6 @@ export class Worker {
     if (event.sourceTsMs !== undefined && work.named > namedBefore) work.sourceTimes.push(event.sourceTsMs);
     return DONE;
   }
-
-  /** The record being mapped (for the warning of a template that rendered no name). */
-  #current: SourceRecord | undefined;
 
   #templateSkipped(s: SkippedTemplate): void {
     this.deps.stats.inc('templates_skipped', { mapping: s.mapping, reason: s.reason });

@@ -15,7 +15,7 @@ import {
 import { committedOffsets, endOffsets, totalCommitted, uniqueName, waitCommittedTo } from '../support/kafka.js';
 import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
 import { startServices, type Services } from '../support/services.js';
-import { exitOf, mappingsDir, spawnCli } from '../support/worker.js';
+import { exitOf, mappingsDir, spawnCli, runArgs } from '../support/worker.js';
 
 let services: Services;
 let mappings: string;
@@ -31,12 +31,7 @@ const PER_PARTITION = 5_000;
 const KILLS = 6;
 
 function workerArgs(topic: string, group: string): string[] {
-  return [
-    'run', '--brokers', services.broker.brokers.join(','), '--redis', services.redisServer.url, '--topics', topic,
-    '--group', group, '--mappings', mappings, '--from-beginning', '--second-delete-delay', '1s',
-    '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--rebalance-timeout', '6s', '--commit-interval', '50ms',
-    '--log-level', 'warn',
-  ];
+  return runArgs({ brokers: services.broker.brokers, redis: services.redisServer.url, topic, group, mappings });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

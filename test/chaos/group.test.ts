@@ -5,7 +5,7 @@ import { chaosSeed, chaosStream, plant, seededRandom, streamRecords, survivors }
 import { committedOffsets, endOffsets, uniqueName, waitCommittedTo } from '../support/kafka.js';
 import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
 import { startServices, type Services } from '../support/services.js';
-import { exitOf, mappingsDir, spawnCli } from '../support/worker.js';
+import { exitOf, mappingsDir, spawnCli, runArgs } from '../support/worker.js';
 
 let services: Services;
 let mappings: string;
@@ -19,12 +19,7 @@ after(async () => services?.stop());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function workerArgs(topic: string, group: string): string[] {
-  return [
-    'run', '--brokers', services.broker.brokers.join(','), '--redis', services.redisServer.url, '--topics', topic,
-    '--group', group, '--mappings', mappings, '--from-beginning', '--second-delete-delay', '1s',
-    '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--rebalance-timeout', '6s', '--commit-interval', '50ms',
-    '--log-level', 'info',
-  ];
+  return runArgs({ brokers: services.broker.brokers, redis: services.redisServer.url, topic, group, mappings, logLevel: 'info' });
 }
 
 interface Member {

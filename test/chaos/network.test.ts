@@ -6,7 +6,7 @@ import { committedOffsets, endOffsets, uniqueName, waitCommittedTo } from '../su
 import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
 import { startServices, type Services } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { exitOf, mappingsDir, spawnCli } from '../support/worker.js';
+import { exitOf, mappingsDir, spawnCli, runArgs } from '../support/worker.js';
 
 let services: Services;
 let mappings: string;
@@ -36,12 +36,9 @@ describe('chaos: connections cut under the worker', { timeout: 240_000 }, () => 
     const planted = await plant(redis, all);
 
     let log = '';
-    const worker: ChildProcess = spawnCli([
-      'run', '--brokers', broker.brokers.join(','), '--redis', `redis://127.0.0.1:${proxy.port}`, '--topics', topic,
-      '--group', group, '--mappings', mappings, '--from-beginning', '--second-delete-delay', '1s', '--redis-timeout', '1s',
-      '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--rebalance-timeout', '6s', '--commit-interval', '50ms',
-      '--log-level', 'warn',
-    ]);
+    const worker: ChildProcess = spawnCli(
+      runArgs({ brokers: broker.brokers, redis: `redis://127.0.0.1:${proxy.port}`, topic, group, mappings, extra: ['--redis-timeout', '1s'] }),
+    );
     worker.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-6_000)));
     worker.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-6_000)));
 

@@ -8,7 +8,7 @@ import { committedOffsets, endOffsets, produce, uniqueName, waitCommittedTo } fr
 import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
 import type { RedisServer } from '../support/redis-server.js';
 import { startServices, type Services } from '../support/services.js';
-import { exitOf, mappingsDir, spawnCli } from '../support/worker.js';
+import { exitOf, mappingsDir, spawnCli, runArgs } from '../support/worker.js';
 
 let services: Services;
 let broker: KafkaBroker;
@@ -29,11 +29,7 @@ const PER_PARTITION = 500;
 const keyOf = (p: number, i: number) => `customer:${p * PER_PARTITION + i}`;
 
 function cliArgs(topic: string, group: string): string[] {
-  return [
-    'run', '--brokers', broker.brokers.join(','), '--redis', redisServer.url, '--topics', topic, '--group', group,
-    '--mappings', mappings, '--from-beginning', '--second-delete-delay', '1s', '--session-timeout', '6s',
-    '--heartbeat-interval', '500ms', '--rebalance-timeout', '6s', '--commit-interval', '50ms', '--log-level', 'warn',
-  ];
+  return runArgs({ brokers: broker.brokers, redis: redisServer.url, topic, group, mappings });
 }
 
 async function setAll(from: Map<number, bigint>): Promise<number> {

@@ -55,3 +55,13 @@ export function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
+
+/** `run` arguments for the CLI in tests: from the beginning, 1 s second delete, short group timeouts (FAST_GROUP). */
+export function runArgs(o: { brokers: readonly string[]; redis: string; topic: string; group: string; mappings: string; logLevel?: string; extra?: readonly string[] }): string[] {
+  return [
+    'run', '--brokers', o.brokers.join(','), '--redis', o.redis, '--topics', o.topic, '--group', o.group, '--mappings', o.mappings,
+    '--from-beginning', '--second-delete-delay', '1s', '--session-timeout', FAST_GROUP.sessionTimeout!,
+    '--heartbeat-interval', FAST_GROUP.heartbeatInterval!, '--rebalance-timeout', FAST_GROUP.rebalanceTimeout!,
+    '--commit-interval', FAST_GROUP.commitInterval!, '--log-level', o.logLevel ?? 'warn', ...(o.extra ?? []),
+  ];
+}

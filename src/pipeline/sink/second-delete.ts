@@ -1,6 +1,3 @@
-import type { Logger } from 'pino';
-import type { Stats } from '../../telemetry/stats.js';
-
 /**
  * The delayed second delete. A reader that fetched a row just before the commit can write the
  * old value back after the first delete; deleting the same keys again after a delay clobbers it.
@@ -18,8 +15,6 @@ export interface SecondDeleteOptions {
   readonly unlink: (names: string[]) => Promise<void>;
   /** A failure of unlink that it could not retry away (fatal error, shutdown). */
   readonly onError: (err: unknown) => void;
-  readonly logger: Logger;
-  readonly stats: Stats;
   readonly now?: () => number;
 }
 

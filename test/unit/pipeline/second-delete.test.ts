@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import pino from 'pino';
 import { SecondDeleteScheduler } from '../../../src/pipeline/sink/second-delete.js';
-import { Stats } from '../../../src/telemetry/stats.js';
 import { sleep } from '../../../src/util/backoff.js';
 
-const logger = pino({ level: 'silent' });
 
 function make(delayMs: number, unlink: (keys: string[]) => Promise<void> = async () => undefined) {
   const calls: { at: number; keys: string[] }[] = [];
   const errors: unknown[] = [];
   const s = new SecondDeleteScheduler({
     delayMs,
-    logger,
-    stats: new Stats(),
     unlink: async (keys) => {
       calls.push({ at: Date.now(), keys: [...keys].sort() });
       await unlink(keys);
