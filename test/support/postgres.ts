@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './ports.js';
-import { stopProcess } from './processes.js';
+import { GuardedProcess } from './stack/guarded-process.js';
 
 /**
  * A throwaway PostgreSQL server for tests: initdb into a temp dir, `postgres` on a random 127.0.0.1 port
@@ -22,6 +22,9 @@ export interface PostgresServer {
   urlFor(database: string): string;
   /** Runs SQL (several statements allowed) on a database (default postgres). */
   exec(sql: string, database?: string): Promise<void>;
+  /** Stops (fast shutdown, or SIGKILL with crash) and starts again on the same port and data. */
+  restart(opts?: { crash?: boolean }): Promise<void>;
+  logTail(lines?: number): string;
   stop(): Promise<void>;
 }
 
@@ -92,7 +95,17 @@ async function canConnect(url: string): Promise<boolean> {
   }
 }
 
-export async function startPostgres({ startTimeoutMs = 30_000 } = {}): Promise<PostgresServer> {
+export interface PostgresOptions {
+  readonly startTimeoutMs?: number;
+  /** wal_level=logical with room for replication slots: what Debezium needs. */
+  readonly logical?: boolean;
+}
+
+/**
+ * Starts the server through stack/guard.sh (it dies with the test process), waits for pg_isready's
+ * answer: a connection that runs SELECT 1.
+ */
+export async function startPostgres({ startTimeoutMs = 30_000, logical = false }: PostgresOptions = {}): Promise<PostgresServer> {
   const why = postgresUnavailable();
   if (why) throw new Error(why);
   const bin = postgresBinDir()!;
@@ -108,28 +121,34 @@ export async function startPostgres({ startTimeoutMs = 30_000 } = {}): Promise<P
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+  const settings = ['listen_addresses=127.0.0.1', 'fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
+  if (logical) settings.push('wal_level=logical', 'max_wal_senders=10', 'max_replication_slots=10', 'wal_sender_timeout=10s');
 
   // A port that was free a moment ago may be taken by the time postgres binds: a few tries.
   let lastLog = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-    const child: ChildProcess = spawn(join(bin, 'postgres'), [
-      '-D', data, '-p', String(port), '-k', dir,
-      '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-    ], { ...ids, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-8_000)));
-    const deadline = Date.now() + startTimeoutMs;
-    let up = false;
-    while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
-      if (await canConnect(url)) {
-        up = true;
-        break;
+    const logFile = join(dir, 'postgres.log');
+    const launch = (): Promise<GuardedProcess> =>
+      GuardedProcess.start(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, ...settings.flatMap((c) => ['-c', c])], {
+        ...ids,
+        env,
+        name: 'postgres',
+        logFile,
+        cleanDir: dir,
+      });
+    const waitUp = async (proc: GuardedProcess): Promise<boolean> => {
+      const deadline = Date.now() + startTimeoutMs;
+      while (Date.now() < deadline && proc.running) {
+        if (await canConnect(url)) return true;
+        await new Promise((r) => setTimeout(r, 100));
       }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    if (up) {
+      return false;
+    };
+    if (user) await writeFile(logFile, '').then(() => chown(logFile, user.uid, user.gid));
+    let proc = await launch();
+    if (await waitUp(proc)) {
       const urlFor = (db: string): string => `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(db)}`;
       return {
         url,
@@ -145,15 +164,22 @@ export async function startPostgres({ startTimeoutMs = 30_000 } = {}): Promise<P
             await c.end();
           }
         },
+        async restart({ crash = false } = {}) {
+          if (crash) await proc.kill();
+          else await proc.stop('SIGINT', 10_000); // fast shutdown
+          proc = await launch();
+          if (!(await waitUp(proc))) throw new Error(`postgres did not come back within ${startTimeoutMs} ms:\n${proc.logTail(30)}`);
+        },
+        logTail: (lines = 40) => proc.logTail(lines),
         async stop() {
-          await stopProcess(child, 'SIGINT', 10_000); // fast shutdown
+          await proc.stop('SIGINT', 10_000); // fast shutdown
           await rm(dir, { recursive: true, force: true });
         },
       };
     }
-    await stopProcess(child, 'SIGINT', 5_000);
-    lastLog = log;
-    if (!/could not bind|Address already in use/i.test(log)) break;
+    lastLog = proc.logTail(40);
+    await proc.stop('SIGINT', 5_000);
+    if (!/could not bind|Address already in use/i.test(lastLog)) break;
   }
   await rm(dir, { recursive: true, force: true });
   throw new Error(`postgres did not start within ${startTimeoutMs} ms:\n${lastLog}`);

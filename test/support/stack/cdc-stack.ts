@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { repoRoot } from '../paths.js';
+import { startPostgres, type PostgresServer } from '../postgres.js';
+import { startRedis, type RedisServer } from '../redis-server.js';
+import { startConnect, type ConnectWorker } from './connect.js';
+import { startKafka, type KafkaStack, type KafkaStackOptions } from './kafka.js';
+
+/** The demo database's name and Debezium's topic prefix in the stack. */
+export const STACK_DB = 'shop';
+
+export interface CdcStackOptions {
+  readonly kafka?: KafkaStackOptions;
+  /** Start Kafka Connect and register the connector (default true). */
+  readonly connect?: boolean;
+  /** Settings merged into debezium/<connectorFile> (default postgres-connector.json) before it is registered. */
+  readonly connector?: Readonly<Record<string, string>>;
+  readonly connectorFile?: string;
+  /** Topic prefix of the connector (default a fresh one per stack). */
+  readonly topicPrefix?: string;
+  /** SQL run in the database after docker/postgres/init.sql, before the connector starts. */
+  readonly initSql?: string;
+}
+
+/** Timings of the start-up, in ms, per component (for the notes and the demo). */
+export interface StackTimings {
+  readonly postgres: number;
+  readonly kafka: number;
+  readonly redis: number;
+  readonly connect: number;
+  readonly connector: number;
+}
+
+export interface CdcStack {
+  readonly kafka: KafkaStack;
+  readonly postgres: PostgresServer;
+  readonly redisServer: RedisServer;
+  readonly connect?: ConnectWorker;
+  readonly topicPrefix: string;
+  readonly connectorName: string;
+  readonly timings: StackTimings;
+  /** The Debezium topic of a table: `<prefix>.<schema>.<table>`. */
+  topic(table: string): string;
+  /** Runs SQL in the demo database; returns the rows. */
+  sql<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  /** The connector's config as registered (the project's JSON with the stack's overrides). */
+  connectorOverrides(): Record<string, string>;
+  /** Registers the connector again with more overrides (e.g. another converter setting). */
+  register(extra?: Readonly<Record<string, string>>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const v = await f();
+  return [v, Math.round(performance.now() - t0)];
+}
+
+/**
+ * Postgres 15 (wal_level=logical, the demo schema of docker/postgres/init.sql in database `shop`),
+ * Kafka (KRaft), Redis and — unless `connect: false` — Kafka Connect with the Debezium Postgres
+ * connector registered through debezium/register.sh. Everything on 127.0.0.1, random ports, temp
+ * dirs; stop() ends all of it (and a dead test process takes it down too: stack/guard.sh).
+ */
+export async function startCdcStack(opts: CdcStackOptions = {}): Promise<CdcStack> {
+  const prefix = opts.topicPrefix ?? `shop${Math.random().toString(36).slice(2, 7)}`;
+  const started: { stop(): Promise<void> }[] = [];
+  try {
+    const [[postgres, pgMs], [kafka, kafkaMs], [redisServer, redisMs]] = await Promise.all([
+      timed(() => startPostgres({ logical: true })),
+      timed(() => startKafka(opts.kafka)),
+      timed(() => startRedis()),
+    ]);
+    started.push(postgres, kafka, { stop: () => redisServer.cleanup() });
+    await postgres.exec(`CREATE DATABASE ${STACK_DB}`);
+    await postgres.exec(readFileSync(join(repoRoot(), 'docker', 'postgres', 'init.sql'), 'utf8'), STACK_DB);
+    if (opts.initSql) await postgres.exec(opts.initSql, STACK_DB);
+
+    const overrides: Record<string, string> = {
+      'database.hostname': '127.0.0.1',
+      'database.port': String(postgres.port),
+      'database.dbname': STACK_DB,
+      'topic.prefix': prefix,
+      'slot.name': `slot_${prefix}`,
+      'publication.name': `pub_${prefix}`,
+      ...opts.connector,
+    };
+    const connectorName = `cdc-${prefix}`;
+    const connectorFile = opts.connectorFile ?? 'postgres-connector.json';
+    let connect: ConnectWorker | undefined;
+    let connectMs = 0;
+    let connectorMs = 0;
+    if (opts.connect ?? true) {
+      [connect, connectMs] = await timed(() => startConnect({ brokers: kafka.brokers, replicationFactor: kafka.nodes.length }));
+      started.push(connect);
+      [, connectorMs] = await timed(() => connect!.register(connectorName, connectorFile, overrides));
+    }
+    const sql = async <R extends Record<string, unknown>>(text: string, params: readonly unknown[] = []): Promise<R[]> => {
+      const c = new pg.Client({ connectionString: postgres.urlFor(STACK_DB), connectionTimeoutMillis: 5_000 });
+      await c.connect();
+      try {
+        return (await c.query<R>(text, [...params])).rows;
+      } finally {
+        await c.end();
+      }
+    };
+    return {
+      kafka,
+      postgres,
+      redisServer,
+      ...(connect ? { connect } : {}),
+      topicPrefix: prefix,
+      connectorName,
+      timings: { postgres: pgMs, kafka: kafkaMs, redis: redisMs, connect: connectMs, connector: connectorMs },
+      topic: (table) => `${prefix}.${table}`,
+      sql,
+      connectorOverrides: () => ({ ...overrides }),
+      async register(extra = {}) {
+        if (!connect) throw new Error('the stack was started without Kafka Connect');
+        Object.assign(overrides, extra);
+        await connect.register(connectorName, connectorFile, overrides);
+      },
+      async stop() {
+        for (const s of started.reverse()) await s.stop().catch(() => undefined);
+      },
+    };
+  } catch (e) {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    throw e;
+  }
+}
