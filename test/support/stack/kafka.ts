@@ -231,7 +231,7 @@ export async function startKafka(opts: KafkaStackOptions = {}): Promise<KafkaSta
       const serverLog = join(plan.dir, 'server.log');
       await writeFile(propsFile, properties(brokerConfig(plan, plans, opts, certs, keystore)));
       await writeFile(log4j, log4jProperties(serverLog));
-      const format = ['-cp', cp, `-Dlog4j2.configurationFile=${log4j}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile];
+      const format = ['-cp', cp, `-Dlog4j2.configurationFile=${log4j}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile];
       if (security) {
         format.push('--add-scram', `SCRAM-SHA-256=[name=${USERS.scram256.username},password=${USERS.scram256.password}]`);
         format.push('--add-scram', `SCRAM-SHA-512=[name=${USERS.scram512.username},password=${USERS.scram512.password}]`);
