@@ -1,3 +1,4 @@
+import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
@@ -68,7 +69,7 @@ export async function testCommand(dir: string, opts: TestOptions = {}): Promise<
   for (const p of tests.problems) console.log(formatProblem(p));
   const testErrors = tests.problems.filter((p) => p.severity === 'error');
 
-  const summary = await runMappingTests(tests, loaded.set);
+  const summary = await runMappingTests(tests, loaded.set, decodeDebeziumJson);
   for (const r of summary.results) console.log(formatCaseResult(r).join('\n'));
   for (const m of summary.unexercised) {
     console.log(formatProblem({ ...m.pos, severity: 'warning', message: `mapping "${m.name}" is not exercised: no test case fires it` }));

@@ -5,13 +5,13 @@ import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
 import { RedisSink } from '../pipeline/sink/redis-sink.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
-import { CHANGE_OPS, type ChangeOp } from '../pipeline/types.js';
+import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
 import { executeReset, planReset, showOffsets, type ResetTarget } from '../replay/offsets.js';
 import { parsePosition, type Position } from '../replay/positions.js';
 import { runReplay } from '../replay/replay.js';
 import { createDecoder } from '../pipeline/decode/format.js';
 import { createLogger } from '../telemetry/logger.js';
-import { topicsForPrefix } from '../pipeline/source/topics.js';
+import { topicsForPrefix } from '../domain/types.js';
 import { withKafkaSecurityOptions, withRedisOptions } from './options.js';
 
 interface ReplayFlags extends RunFlags {

@@ -10,7 +10,7 @@ import { formatProblem } from '../mapping/model.js';
 import { createDecoder } from '../pipeline/decode/format.js';
 import { DecodeError } from '../pipeline/decode/errors.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
-import { topicsForPrefix } from '../pipeline/source/topics.js';
+import { topicsForPrefix } from '../domain/types.js';
 import { createLogger } from '../telemetry/logger.js';
 
 interface TapFlags extends RunFlags {

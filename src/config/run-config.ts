@@ -1,4 +1,5 @@
-import { parseTopicsFlag, type TopicSelection } from '../pipeline/source/topics.js';
+import type { TopicSelection } from '../domain/types.js';
+import { parseTopicsFlag } from './topics.js';
 import { parseDuration } from '../util/duration.js';
 import { ConfigError } from './errors.js';
 import { describeRedisConnection, REDIS_SETTINGS, resolveRedisConnection, type RedisConnection, type RedisFlags } from './redis-connection.js';

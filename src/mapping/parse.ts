@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { CHANGE_OPS, type ChangeOp } from '../pipeline/types.js';
+import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
 import { parseDuration } from '../util/duration.js';
 import type { Mapping, Problem, SourcePos, Targets } from './model.js';
 import { parseTablePattern, type TablePattern } from './table-pattern.js';

@@ -3,7 +3,7 @@ import { collect, type PlanSink, type SkippedTemplate, type TargetKind } from '.
 import type { Mapping } from '../mapping/model.js';
 import type { MappingSet } from '../mapping/mapping-set.js';
 import { TemplateRenderError } from '../mapping/template.js';
-import { Lifecycle, type WorkerState } from '../runtime/lifecycle.js';
+import { Lifecycle, type WorkerState } from './lifecycle.js';
 import { RateLimitedWarn } from '../telemetry/rate-limited.js';
 import type { Stats } from '../telemetry/stats.js';
 import { backoffDelay, sleep, type BackoffOptions } from '../util/backoff.js';
@@ -15,7 +15,7 @@ import { AbortedError, retrySink } from './sink/retry.js';
 import { SecondDeleteScheduler } from './sink/second-delete.js';
 import { SinkError, type InvalidationSink } from './sink/sink.js';
 import type { Source, SourceBatch } from './source/source.js';
-import { CHANGE_OPS, recordRef, type ChangeOp, type Decoded, type SourceRecord } from './types.js';
+import { CHANGE_OPS, recordRef, type ChangeOp, type Decoded, type SourceRecord } from '../domain/types.js';
 
 export interface WorkerOptions {
   readonly secondDeleteDelayMs: number;

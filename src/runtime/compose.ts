@@ -6,7 +6,7 @@ import { RedisSink } from '../pipeline/sink/redis-sink.js';
 import { KafkaDeadLetter } from '../pipeline/sink/dead-letter.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
 import { KafkaSource } from '../pipeline/source/kafka-source.js';
-import { topicsForPrefix } from '../pipeline/source/topics.js';
+import { topicsForPrefix } from '../domain/types.js';
 import { Worker } from '../pipeline/worker.js';
 import { Stats } from '../telemetry/stats.js';
 import { DEFAULT_BACKOFF } from '../util/backoff.js';

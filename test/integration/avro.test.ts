@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Redis } from 'ioredis';
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { jsonBuffer } from '../../src/mapping/record-input.js';
+import { jsonBuffer } from '../../src/util/json.js';
 import { DLQ_HEADERS } from '../../src/pipeline/sink/dead-letter.js';
 import { parseJsonExact } from '../../src/util/json.js';
 import { avroEvents, avroSchemaText, encodeEvent, registerProducts, type AvroFixtureEvent, type ProductsSchemas } from '../support/avro.js';

@@ -1,5 +1,5 @@
 import type { Kafka, Producer } from 'kafkajs';
-import type { SourceRecord } from '../types.js';
+import type { SourceRecord } from '../../domain/types.js';
 
 /** Why a record was dead-lettered: a stable code and a human message. */
 export interface PoisonInfo {
