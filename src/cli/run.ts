@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
 import { describeConfig, type RunFlags } from '../config/run-config.js';
 import { configOrReport } from './config.js';
+import { onShutdownSignals } from './signals.js';
 import { withKafkaSecurityOptions, withRedisOptions } from './options.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
@@ -27,19 +28,16 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   collectDefaultMetrics({ register: registry, prefix: 'cdc_invalidator_' });
   const worker = composeWorker(config, loaded.set, logger, new Stats(registry));
 
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
+  onShutdownSignals(process, {
+    drain: (signal) => {
       logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down (send again to force)');
       void worker.stop(config.shutdownGraceMs);
-    } else {
+    },
+    force: (signal) => {
       logger.warn({ signal }, 'forced stop: pending work is not committed and will be replayed');
       process.exit(EXIT_FAILURE);
-    }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+    },
+  });
 
   const health = config.healthPort > 0 ? await startHealthServer(config.healthPort, worker, logger, registry) : undefined;
   try {

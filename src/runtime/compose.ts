@@ -3,7 +3,7 @@ import type { RunConfig } from '../config/run-config.js';
 import type { MappingSet } from '../mapping/mapping-set.js';
 import { createDecoder } from '../pipeline/decode/format.js';
 import { RedisSink } from '../pipeline/sink/redis-sink.js';
-import { KafkaDeadLetter } from '../pipeline/sink/dead-letter.js';
+import { KafkaDeadLetter } from '../pipeline/poison/dead-letter.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
 import { KafkaSource } from '../pipeline/source/kafka-source.js';
 import { topicsForPrefix } from '../domain/types.js';

@@ -5,7 +5,7 @@ import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Redis } from 'ioredis';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { jsonBuffer } from '../../src/util/json.js';
-import { DLQ_HEADERS } from '../../src/pipeline/sink/dead-letter.js';
+import { DLQ_HEADERS } from '../../src/pipeline/poison/dead-letter.js';
 import { parseJsonExact } from '../../src/util/json.js';
 import { avroEvents, avroSchemaText, encodeEvent, registerProducts, type AvroFixtureEvent, type ProductsSchemas } from '../support/avro.js';
 import type { KafkaBroker } from '../support/kafka-broker.js';
