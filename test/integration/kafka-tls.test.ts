@@ -57,20 +57,20 @@ async function failure(p: Promise<unknown>): Promise<string> {
 }
 
 describe('Kafka over TLS (real handshake against a TLS front of the mock broker)', { timeout: 120_000 }, () => {
-  it('CA from --kafka-tls-ca, client certificate and encrypted key from env files, passphrase from KAFKA_TLS_KEY_PASSWORD_FILE: connects', async () => {
+  it('CA from --kafka-tls-ca, client certificate and encrypted key from env files, passphrase from CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD_FILE: connects', async () => {
     const passFile = join(certs.dir, 'key-pass');
     writeFileSync(passFile, `${certs.clientKeyPassphrase}\n`);
     const before = front.clients.length;
     await connectOverTls(
       { kafkaTlsCa: certs.caFile },
-      { KAFKA_TLS_CERT_FILE: certs.clientCertFile, KAFKA_TLS_KEY_FILE: certs.clientKeyFile, KAFKA_TLS_KEY_PASSWORD_FILE: passFile },
+      { CDC_INVALIDATOR_KAFKA_TLS_CERT: certs.clientCertFile, CDC_INVALIDATOR_KAFKA_TLS_KEY: certs.clientKeyFile, CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD_FILE: passFile },
     );
     assert.ok(front.clients.length > before, 'the server authorized a TLS connection');
     assert.deepEqual([...new Set(front.clients.slice(before))], [certs.clientName], 'the client presented its certificate');
   });
 
   it('the server name from --kafka-tls-servername is checked against the certificate', async () => {
-    const env = { KAFKA_TLS_CERT_FILE: certs.clientCertFile, KAFKA_TLS_KEY_FILE: certs.clientKeyFile, KAFKA_TLS_KEY_PASSWORD: certs.clientKeyPassphrase };
+    const env = { CDC_INVALIDATOR_KAFKA_TLS_CERT: certs.clientCertFile, CDC_INVALIDATOR_KAFKA_TLS_KEY: certs.clientKeyFile, CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD: certs.clientKeyPassphrase };
     await connectOverTls({ kafkaTlsCa: certs.caFile, kafkaTlsServername: 'localhost' }, env);
     const msg = await failure(connectOverTls({ kafkaTlsCa: certs.caFile, kafkaTlsServername: 'kafka.example.com' }, env));
     assert.match(msg, /Hostname\/IP does not match certificate's altnames|kafka\.example\.com/);
@@ -78,13 +78,13 @@ describe('Kafka over TLS (real handshake against a TLS front of the mock broker)
 
   it('a broker certificate not signed by the configured CA fails with the verification error', async () => {
     const msg = await failure(
-      connectOverTls({ kafkaTlsCa: certs.otherCaFile }, { KAFKA_TLS_CERT_FILE: certs.clientCertFile, KAFKA_TLS_KEY_FILE: certs.clientKeyFile, KAFKA_TLS_KEY_PASSWORD: certs.clientKeyPassphrase }),
+      connectOverTls({ kafkaTlsCa: certs.otherCaFile }, { CDC_INVALIDATOR_KAFKA_TLS_CERT: certs.clientCertFile, CDC_INVALIDATOR_KAFKA_TLS_KEY: certs.clientKeyFile, CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD: certs.clientKeyPassphrase }),
     );
     assert.match(msg, /KafkaJS\w+: .*(unable to verify the first certificate|unable to get local issuer certificate|self[- ]signed certificate)/);
   });
 
   it('the system CAs (--kafka-tls alone) do not trust the test CA', async () => {
-    const msg = await failure(connectOverTls({ kafkaTls: true }, { KAFKA_TLS_CERT_FILE: certs.clientCertFile, KAFKA_TLS_KEY_FILE: certs.clientKeyFile, KAFKA_TLS_KEY_PASSWORD: certs.clientKeyPassphrase }));
+    const msg = await failure(connectOverTls({ kafkaTls: true }, { CDC_INVALIDATOR_KAFKA_TLS_CERT: certs.clientCertFile, CDC_INVALIDATOR_KAFKA_TLS_KEY: certs.clientKeyFile, CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD: certs.clientKeyPassphrase }));
     assert.match(msg, /unable to verify the first certificate|unable to get local issuer certificate|self[- ]signed certificate/);
   });
 
@@ -97,7 +97,7 @@ describe('Kafka over TLS (real handshake against a TLS front of the mock broker)
 
   it('a wrong key passphrase fails before any byte is sent, naming the decryption', async () => {
     const msg = await failure(
-      connectOverTls({ kafkaTlsCa: certs.caFile }, { KAFKA_TLS_CERT_FILE: certs.clientCertFile, KAFKA_TLS_KEY_FILE: certs.clientKeyFile, KAFKA_TLS_KEY_PASSWORD: 'not-the-passphrase' }),
+      connectOverTls({ kafkaTlsCa: certs.caFile }, { CDC_INVALIDATOR_KAFKA_TLS_CERT: certs.clientCertFile, CDC_INVALIDATOR_KAFKA_TLS_KEY: certs.clientKeyFile, CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD: 'not-the-passphrase' }),
     );
     assert.match(msg, /bad decrypt|decrypt|passphrase/i);
     assert.ok(!msg.includes('not-the-passphrase'), 'the error does not echo the passphrase');
