@@ -2,7 +2,7 @@ import type { TopicSelection } from '../domain/types.js';
 import { parseTopicsFlag } from './topics.js';
 import { ConfigError } from './errors.js';
 import { attributeName, envName, findSetting, withDeprecatedEnv } from './settings.js';
-import { boolValue, brokerList, DURATION_RANGES, durationValue, integerValue, oneOf, topicName } from './values.js';
+import { parseTolerance, type PoisonTolerance, boolValue, brokerList, DURATION_RANGES, durationValue, integerValue, oneOf, topicName } from './values.js';
 import { describeRedisConnection, resolveRedisConnection, type RedisConnection, type RedisFlags } from './redis-connection.js';
 import { describeSchemaRegistry, resolveDecoderConfig, type SchemaRegistryConfig, type ValueFormat } from './schema-registry.js';
 import { describeKafkaSecurity, resolveKafkaSecurity, type KafkaSecurity, type KafkaSecurityFlags } from './kafka-security.js';
@@ -60,6 +60,8 @@ export interface RunConfig {
   /** Topology, credentials and TLS of Redis (secrets inside: log describeConfig, never this). */
   readonly redis: RedisConnection;
   readonly onError: 'dlq' | 'fail';
+  /** The poison breaker (src/pipeline/poison/breaker.ts). */
+  readonly poisonTolerance: PoisonTolerance;
   readonly dlqTopic: string;
   readonly maxRecordBytes: number;
   /** json, avro (registry-framed: Avro, Protobuf, JSON Schema) or auto (told apart per record). */
@@ -134,6 +136,13 @@ export class SettingReader {
     const v = this.get(name);
     return integerValue(v.value, v.source, min, max);
   }
+}
+
+function tolerance(r: SettingReader): PoisonTolerance {
+  const v = r.get('poison-tolerance');
+  const t = parseTolerance(v.value);
+  if (!t) throw new ConfigError(`${v.source}: expected none, all or a ratio between 0 and 1 (e.g. 0.5), got "${v.value}"`);
+  return t;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -218,6 +227,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     redisWaitReplicas: r.integer('redis-wait-replicas', 0, 100),
     redis: resolveRedisConnection(redisUrl, flags, r.env),
     onError: oneOf(onError.value, onError.source, ['dlq', 'fail'] as const),
+    poisonTolerance: tolerance(r),
     dlqTopic: dlq.isDefault ? `${group}.dlq` : topicName(dlq.value, dlq.source),
     maxRecordBytes: r.integer('max-record-bytes', 1, 1_073_741_824),
     ...resolveDecoderConfig(flags, r.env),

@@ -65,6 +65,7 @@ export const SETTINGS: readonly Setting[] = [
   s('redis-sentinel-username', { flag: false, secret: true, default: '', help: 'ACL user on the sentinels', deprecatedEnv: ['REDIS_SENTINEL_USERNAME'], commands: REDIS }),
   s('redis-sentinel-password', { flag: false, secret: true, default: '', help: 'password on the sentinels', deprecatedEnv: ['REDIS_SENTINEL_PASSWORD'], commands: REDIS }),
   s('on-error', { arg: '<policy>', default: 'dlq', help: 'a poison record: dlq (park it in the dead-letter topic, go on) or fail (stop before it, exit 1)', deprecatedEnv: ['ON_ERROR'], commands: ['run'] }),
+  s('poison-tolerance', { arg: '<none|ratio|all>', default: '0.5', help: 'the poison breaker: stop (exit 1) when more than this share of the last 100 records of a partition were poison, committing nothing of the batch that tripped it; none = at the first poison record, all = never', commands: ['run'] }),
   s('dlq-topic', { arg: '<topic>', default: '<group>.dlq', help: 'the dead-letter topic', deprecatedEnv: ['DLQ_TOPIC'], commands: ['run'] }),
   s('max-record-bytes', { arg: '<n>', default: '8388608', help: 'a record value larger than this is poison, too_large (1–1073741824)', deprecatedEnv: ['MAX_RECORD_BYTES'], commands: ['run'] }),
   s('format', { arg: '<format>', default: 'auto', help: 'record values: json, avro (Schema Registry framed: Avro, Protobuf, JSON Schema) or auto (framed values through the registry, the rest as JSON)', deprecatedEnv: ['VALUE_FORMAT'], commands: STREAM }),

@@ -82,3 +82,16 @@ export const DURATION_RANGES = {
   'redis-timeout': [10, 600_000],
   'schema-registry-timeout': [1, 300_000],
 } as const satisfies Record<string, readonly [number, number]>;
+
+/** The poison breaker's tolerance: none, all, or a ratio in (0, 1) of the last 100 records of a partition. */
+export type PoisonTolerance = { readonly kind: 'none' } | { readonly kind: 'all' } | { readonly kind: 'ratio'; readonly ratio: number };
+
+/** Parses the tolerance setting: none, all, or a ratio in (0, 1). */
+export function parseTolerance(text: string): PoisonTolerance | undefined {
+  if (text === 'none') return { kind: 'none' };
+  if (text === 'all') return { kind: 'all' };
+  if (!/^(0?\.\d+|0|1(\.0+)?)$/.test(text)) return undefined;
+  const ratio = Number(text);
+  if (!(ratio > 0 && ratio < 1)) return undefined;
+  return { kind: 'ratio', ratio };
+}

@@ -7,7 +7,9 @@ import { Committer } from './commit/committer.js';
 import { OffsetTracker } from './commit/offset-tracker.js';
 import { Lifecycle, type WorkerState } from './control/lifecycle.js';
 import { Readiness, type NotReadyReason } from './control/readiness.js';
+import { heartbeatOf, SourceInterrupt } from './control/interrupt.js';
 import { AbortedError, retry } from './control/retry.js';
+import { PoisonBreaker, type BreakerTrip, type PoisonTolerance } from './poison/breaker.js';
 import { Invalidator } from './invalidate/invalidator.js';
 import { RecordMapper } from './map/mapper.js';
 import type { DeadLetterSink } from './poison/dead-letter.js';
@@ -27,6 +29,10 @@ export interface WorkerOptions {
   readonly onError: OnError;
   /** A record value larger than this is poison (`too_large`). */
   readonly maxRecordBytes: number;
+  /** The drain's grace after a failure (--shutdown-grace; default 10 s). */
+  readonly shutdownGraceMs?: number;
+  /** The poison breaker (default: all, never trips). */
+  readonly poisonTolerance?: PoisonTolerance;
   /** How often the progress line (stats) is logged; 0 = never. */
   readonly progressIntervalMs?: number;
 }
@@ -56,13 +62,6 @@ export interface WorkerHealth {
   readonly pendingSecondDeletes: number;
 }
 
-/** An error thrown by the source (a heartbeat during a rebalance): it goes back to the source as is. */
-class SourceInterrupt extends Error {
-  constructor(readonly original: unknown) {
-    super('source interrupted the batch', { cause: original });
-  }
-}
-
 /**
  * The pipeline's lifecycle and its batch loop. For each batch: decode → map (RecordMapper) → poison
  * policy → invalidate, first pass then delayed second passes (Invalidator) → the batch's offsets
@@ -77,11 +76,14 @@ export class Worker {
   readonly #mapper: RecordMapper;
   readonly #poison: PoisonPolicy;
   readonly #invalidator: Invalidator;
+  readonly #breaker: PoisonBreaker;
   readonly #done: Promise<WorkerResult>;
   #resolveDone!: (r: WorkerResult) => void;
   #inFlight = 0;
   #idle: (() => void)[] = [];
   #stopping: Promise<WorkerResult> | undefined;
+  /** The first failure reported while already stopping (it makes the result a failure). */
+  #drainFailure: Error | undefined;
   #statsTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: WorkerOptions, private readonly deps: WorkerDeps) {
@@ -122,6 +124,7 @@ export class Worker {
         signal,
       },
     );
+    this.#breaker = new PoisonBreaker(opts.poisonTolerance ?? { kind: 'all' });
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
@@ -176,6 +179,10 @@ export class Worker {
    * the next owner of those partitions replays it.
    */
   stop(graceMs: number, failure?: Error): Promise<WorkerResult> {
+    if (this.#stopping && failure && !this.#drainFailure) {
+      this.#drainFailure = failure;
+      this.deps.logger.error({ err: failure }, 'failure while draining: the worker will exit with a failure');
+    }
     this.#stopping ??= this.#drain(graceMs, failure);
     return this.#stopping;
   }
@@ -205,7 +212,8 @@ export class Worker {
     try {
       await this.#committer.flush();
     } catch (e) {
-      this.deps.logger.warn({ err: e }, 'final commit failed');
+      this.deps.logger.error({ err: e }, 'final commit failed: those offsets stay uncommitted and will be replayed');
+      this.#drainFailure ??= new Error(`final commit failed: ${(e as Error).message}`, { cause: e });
     }
     try {
       await this.deps.source.stop();
@@ -216,14 +224,16 @@ export class Worker {
     await this.deps.deadLetter?.close().catch(() => undefined);
     if (this.#statsTimer) clearInterval(this.#statsTimer);
     this.deps.logger.info({ stats: this.deps.stats.snapshot() }, 'final stats');
-    const result: WorkerResult = failure ? { state: 'failed', error: failure } : { state: 'stopped' };
-    if (!failure) this.#lifecycle.to('stopped');
+    const error = failure ?? this.#drainFailure;
+    const result: WorkerResult = error ? { state: 'failed', error } : { state: 'stopped' };
+    if (error) this.#lifecycle.to('failed', { err: error });
+    else this.#lifecycle.to('stopped');
     this.#resolveDone(result);
     return result;
   }
 
   /** Stops with a failure; `graceMs` 0 abandons work in flight at once (Redis refuses for good). */
-  #fail(err: Error, graceMs = 5_000): Promise<WorkerResult> {
+  #fail(err: Error, graceMs = this.opts.shutdownGraceMs ?? 10_000): Promise<WorkerResult> {
     if (graceMs === 0) this.#abort.abort();
     return this.stop(graceMs, err);
   }
@@ -231,7 +241,9 @@ export class Worker {
   #onSinkFailure(err: unknown): void {
     if (err instanceof AbortedError) return;
     const fatal = err instanceof SinkError && err.fatal;
-    void this.#fail(err instanceof Error ? err : new Error(String(err)), fatal ? 0 : 5_000);
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (fatal) void this.#fail(error, 0);
+    else void this.#fail(error);
   }
 
   #whenIdle(): Promise<void> {
@@ -251,12 +263,8 @@ export class Worker {
   }
 
   /** Heartbeats the batch's group membership; an error (a rebalance) goes back to the source unchanged. */
-  async #heartbeat(batch: SourceBatch): Promise<void> {
-    try {
-      await batch.heartbeat();
-    } catch (e) {
-      throw new SourceInterrupt(e);
-    }
+  #heartbeat(batch: SourceBatch): Promise<void> {
+    return heartbeatOf(() => batch.heartbeat());
   }
 
   /** A Redis (or dead-letter) call, retried until it succeeds; the batch waits and heartbeats meanwhile. */
@@ -303,11 +311,31 @@ export class Worker {
     let lastOffset: string | undefined;
     let stopAt: PoisonRecordError | undefined;
     stats.inc('records', undefined, batch.records.length);
+    // Decode and map the whole batch first: the breaker judges it before anything of it is
+    // dead-lettered, invalidated or committed.
+    const poisoned: { record: SourceBatch['records'][number]; poison: PoisonRecordError }[] = [];
+    let trip: BreakerTrip | undefined;
     for (const record of batch.records) {
       let mapped = this.#mapper.map(record, plan, batch);
       if (mapped instanceof Promise) mapped = await mapped;
-      if ('poison' in mapped && (await this.#poison.handle(record, mapped.poison, batch)) === 'stop') {
-        stopAt = mapped.poison;
+      const poison = 'poison' in mapped ? mapped.poison : undefined;
+      if (poison) poisoned.push({ record, poison });
+      trip ??= this.#breaker.observe(batch.topic, batch.partition, poison?.code ?? null);
+    }
+    if (trip && this.opts.onError !== 'fail') {
+      this.#breaker.forget(batch.topic, batch.partition);
+      const err = new Error(
+        `poison breaker: ${trip.poison} of the last ${trip.window} records of ${trip.topic}/${trip.partition} were poison, most often ${trip.code}; ` +
+          `stopping before ${recordRef(batch.records[0]!)} (nothing of this batch dead-lettered or committed). Fix the input (a converter misconfiguration?) or see --poison-tolerance`,
+      );
+      logger.error({ topic: trip.topic, partition: trip.partition, poison: trip.poison, window: trip.window, code: trip.code }, 'poison breaker tripped');
+      void this.#fail(err);
+      return;
+    }
+    for (const record of batch.records) {
+      const p = poisoned.length > 0 && poisoned[0]!.record === record ? poisoned.shift()!.poison : undefined;
+      if (p && (await this.#poison.handle(record, p, batch)) === 'stop') {
+        stopAt = p;
         break;
       }
       lastOffset = record.offset;

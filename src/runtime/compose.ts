@@ -43,6 +43,8 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       maxPendingSecondDeletes: 200_000,
       backoff: DEFAULT_BACKOFF,
       onError: config.onError,
+      poisonTolerance: config.poisonTolerance,
+      shutdownGraceMs: config.shutdownGraceMs,
       maxRecordBytes: config.maxRecordBytes,
     },
     {

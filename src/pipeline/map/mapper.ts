@@ -6,6 +6,7 @@ import { TemplateRenderError } from '../../mapping/template.js';
 import { RateLimitedWarn } from '../../telemetry/rate-limited.js';
 import type { Stats } from '../../telemetry/stats.js';
 import { backoffDelay, sleep, type BackoffOptions } from '../../util/backoff.js';
+import { heartbeatOf, SourceInterrupt } from '../control/interrupt.js';
 import { AbortedError } from '../control/retry.js';
 import type { Readiness } from '../control/readiness.js';
 import { DecodeError, DecoderUnavailableError } from '../decode/errors.js';
@@ -56,15 +57,26 @@ export class RecordMapper {
   map(record: SourceRecord, plan: BatchPlan, batch: SourceBatch): Mapped | Promise<Mapped> {
     const tooLarge = this.#tooLarge(record);
     if (tooLarge) return tooLarge;
-    let decoded: Decoded | Promise<Decoded>;
     try {
-      decoded = this.deps.decode(record);
+      const decoded = this.deps.decode(record);
+      if (decoded instanceof Promise) return this.#mapAsync(record, plan, batch, decoded);
+      return this.#collect(record, decoded, plan);
     } catch (e) {
-      if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
-      throw e;
+      return this.#poisonOf(record, e);
     }
-    if (decoded instanceof Promise) return this.#mapAsync(record, plan, batch, decoded);
-    return this.#collect(record, decoded, plan);
+  }
+
+  /**
+   * A decode or map failure as poison: a DecodeError with its code; anything unexpected (a bug in
+   * a decoder or the mapper) as `internal`, its stack kept for the dead-letter header — never an
+   * exception that would restart the consumer in a loop. Stops and rebalances pass through.
+   */
+  #poisonOf(record: SourceRecord, e: unknown): Mapped {
+    if (e instanceof AbortedError || e instanceof SourceInterrupt) throw e;
+    if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.deps.logger.error({ at: recordRef(record), err }, 'unexpected error while decoding or mapping a record: treated as poison (internal)');
+    return { poison: new PoisonRecordError(record, 'internal', `${err.name}: ${err.message}`, { cause: err }) };
   }
 
   /** A record value over the size limit is poison before it is even parsed. */
@@ -77,8 +89,7 @@ export class RecordMapper {
     try {
       return this.#collect(record, await this.#decodeWaiting(record, pending, batch), plan);
     } catch (e) {
-      if (e instanceof DecodeError) return { poison: new PoisonRecordError(record, e.code, e.message) };
-      throw e;
+      return this.#poisonOf(record, e);
     }
   }
 
@@ -102,7 +113,7 @@ export class RecordMapper {
           const delay = backoffDelay(attempt, this.opts.backoff);
           if (attempt % 10 === 0) logger.warn({ at: recordRef(record), attempt, retryInMs: delay, err: e }, 'decoder unavailable (schema registry); retrying');
           if (signal.aborted || !batch.isActive()) throw new AbortedError('batch no longer active (rebalance or stop)');
-          await batch.heartbeat();
+          await heartbeatOf(() => batch.heartbeat());
           await sleep(delay, signal);
           if (signal.aborted) throw new AbortedError('decode retry: aborted');
           pending = Promise.resolve().then(() => this.deps.decode(record));
@@ -131,7 +142,7 @@ export class RecordMapper {
       matched = collect(event, this.deps.mappings, plan);
     } catch (e) {
       if (e instanceof TemplateRenderError) return { poison: new PoisonRecordError(record, 'template_render', e.message) };
-      throw e;
+      throw e; // becomes `internal` poison in #poisonOf
     }
     plan.countEvent(event.table, event.op);
     if (matched === 0) {

@@ -38,7 +38,8 @@ export class PoisonPolicy {
     }
     if (this.onError === 'fail') return 'stop';
     const dlq = this.deps.deadLetter!;
-    await this.deps.retry(() => dlq.send(record, { code: poison.code, message: poison.message }), batch);
+    const stack = poison.cause instanceof Error ? poison.cause.stack : undefined;
+    await this.deps.retry(() => dlq.send(record, { code: poison.code, message: poison.message, ...(stack ? { stack } : {}) }), batch);
     logger.warn({ at: recordRef(record), code: poison.code, err: { message: poison.message } }, 'poison record dead-lettered');
     return 'continue';
   }

@@ -28,11 +28,20 @@ async function advance(ms: number, step = 10): Promise<void> {
   }
 }
 
-function setup(opts: Partial<WorkerOptions> = {}) {
+class MemoryDeadLetter {
+  readonly sent: { offset: string; code: string; stack?: string }[] = [];
+  async send(record: { offset: string }, why: { code: string; stack?: string }): Promise<void> {
+    this.sent.push({ offset: record.offset, code: why.code, ...(why.stack ? { stack: why.stack } : {}) });
+  }
+  async close(): Promise<void> {}
+}
+
+function setup(opts: Partial<WorkerOptions> = {}, decode = decodeDebeziumJson) {
   const source = new FakeSource();
   const sink = new FakeSink();
   const { logger, lines } = memoryLogger();
   const stats = new Stats();
+  const deadLetter = new MemoryDeadLetter();
   const worker = new Worker(
     {
       secondDeleteDelayMs: 1_000,
@@ -44,9 +53,9 @@ function setup(opts: Partial<WorkerOptions> = {}) {
       progressIntervalMs: 0,
       ...opts,
     },
-    { source, sink, mappings: MAPPINGS, decode: decodeDebeziumJson, logger, stats },
+    { source, sink, mappings: MAPPINGS, decode, logger, stats, deadLetter },
   );
-  return { source, sink, worker, lines, stats };
+  return { source, sink, worker, lines, stats, deadLetter };
 }
 
 async function started(s: ReturnType<typeof setup>, partitions = [0]): Promise<void> {
@@ -188,3 +197,84 @@ async function stopAndAdvance(s: ReturnType<typeof setup>, ms: number, graceMs =
   await advance(ms);
   return stopping;
 }
+
+describe('poison: the breaker and unexpected errors', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] }));
+  afterEach(() => mock.timers.reset());
+  const garbage = (partition: number, from: number, n: number) => new FakeBatch(TOPIC, partition, Array.from({ length: n }, (_, i) => record(TOPIC, partition, from + i, 'not json')));
+
+  it('a stream of nothing but poison stops the worker (exit 1) naming the commonest code; nothing dead-lettered or committed', async () => {
+    const s = setup({ onError: 'dlq', poisonTolerance: { kind: 'ratio', ratio: 0.5 } });
+    await started(s);
+    await s.source.deliver(garbage(0, 0, 400));
+    const result = await stopAndAdvance(s, 6_000);
+    assert.equal(result.state, 'failed');
+    assert.match(result.error!.message, /poison breaker: 51 of the last 100 records of shop\.inventory\.customers\/0 were poison, most often invalid_json/);
+    assert.deepEqual(s.deadLetter.sent, [], 'the tripping batch was dead-lettered');
+    assert.equal(s.source.committed(TOPIC, 0), undefined);
+  });
+
+  it('poison below the tolerance is dead-lettered and committed past; with all it never trips', async () => {
+    for (const poisonTolerance of [{ kind: 'ratio', ratio: 0.5 } as const, { kind: 'all' } as const]) {
+      const s = setup({ onError: 'dlq', poisonTolerance });
+      await started(s);
+      const records = Array.from({ length: 200 }, (_, i) => record(TOPIC, 0, i, i % 3 === 0 || poisonTolerance.kind === 'all' ? 'not json' : create(i)));
+      await s.source.deliver(new FakeBatch(TOPIC, 0, records));
+      await advance(1_200);
+      assert.equal(s.worker.state, 'running', poisonTolerance.kind);
+      assert.equal(s.deadLetter.sent.length, poisonTolerance.kind === 'all' ? 200 : 67);
+      assert.equal(s.source.committed(TOPIC, 0), '200');
+      await stopAndAdvance(s, 100);
+    }
+  });
+
+  it('an unexpected exception in decode becomes poison "internal" with its stack, not a consumer restart loop', async () => {
+    const buggy = (r: Parameters<typeof decodeDebeziumJson>[0]) => {
+      if (r.offset === '1') throw new TypeError('cannot read properties of undefined (reading "x")');
+      return decodeDebeziumJson(r);
+    };
+    const s = setup({ onError: 'dlq', poisonTolerance: { kind: 'ratio', ratio: 0.5 } }, buggy);
+    await started(s);
+    await s.source.deliver(batch(0, 0, 3)); // resolves: nothing thrown back to the source
+    assert.equal(s.deadLetter.sent.length, 1);
+    assert.equal(s.deadLetter.sent[0]!.code, 'internal');
+    assert.match(s.deadLetter.sent[0]!.stack ?? '', /TypeError: cannot read properties[\s\S]*\n\s+at /);
+    assert.deepEqual(s.sink.unlinked(), ['customer:0', 'customer:2']);
+    assert.ok(s.lines.some((l) => l['level'] === 50 && /treated as poison \(internal\)/.test(String(l['msg']))));
+    await advance(1_200);
+    assert.equal(s.source.committed(TOPIC, 0), '3');
+    assert.equal(s.worker.state, 'running');
+    await stopAndAdvance(s, 100);
+  });
+});
+
+describe('shutdown failures are reported', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] }));
+  afterEach(() => mock.timers.reset());
+
+  it('a fatal Redis error during a drain makes the result a failure (exit 1)', async () => {
+    const s = setup();
+    await started(s);
+    await s.source.deliver(batch(0, 0, 2));
+    const stopping = s.worker.stop(5_000);
+    s.sink.failWith = new SinkError('NOPERM this user has no permissions to run the unlink command', true);
+    await advance(1_500);
+    const result = await stopping;
+    assert.equal(result.state, 'failed');
+    assert.match(result.error!.message, /NOPERM/);
+    assert.equal(s.source.committed(TOPIC, 0), undefined);
+    assert.ok(s.lines.some((l) => l['msg'] === 'failure while draining: the worker will exit with a failure'));
+  });
+
+  it('a failed final commit is reported as a failure, not swallowed', async () => {
+    const s = setup();
+    await started(s);
+    await s.source.deliver(batch(0, 0, 2));
+    s.source.failCommits = 100;
+    const result = await stopAndAdvance(s, 1_500);
+    assert.equal(result.state, 'failed');
+    assert.match(result.error!.message, /final commit failed/);
+    assert.ok(s.lines.some((l) => /final commit failed/.test(String(l['msg'])) && l['level'] === 50));
+  });
+});
+
