@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
+import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
 import { describeConfig, resolveRunConfig, type RunFlags } from '../config/run-config.js';
 import { configOrReport } from './config.js';
 import { onShutdownSignals } from './signals.js';
@@ -49,17 +49,25 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     await worker.stop(0);
     return EXIT_CONFIG;
   }
+  let startError: unknown;
   try {
     // A signal during start-up (Redis or Kafka unreachable) ends the wait: done resolves first.
     await Promise.race([worker.start(), worker.done]);
   } catch (e) {
-    logger.error({ err: { message: (e as Error).message } }, 'could not start');
-    await worker.done;
-    await health?.close();
-    return EXIT_FAILURE;
+    startError = e;
   }
   const result = await worker.done;
   await health?.close();
+  const error = startError ?? result.error;
+  // A setting the environment refutes at start (the dead-letter topic does not exist): exit 78.
+  if (error instanceof ConfigError) {
+    console.error(`cdc-invalidator: ${error.message}`);
+    return EXIT_CONFIG;
+  }
+  if (startError !== undefined) {
+    logger.error({ err: { message: (startError as Error).message } }, 'could not start');
+    return EXIT_FAILURE;
+  }
   if (result.state === 'failed') {
     logger.error({ err: { message: result.error?.message } }, 'worker failed');
     return EXIT_FAILURE;

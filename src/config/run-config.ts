@@ -28,6 +28,8 @@ export interface RunFlags extends RedisFlags, KafkaSecurityFlags {
   redisTimeout?: string;
   onError?: string;
   dlqTopic?: string;
+  dlqCreatePartitions?: string;
+  dlqCreateReplication?: string;
   maxRecordBytes?: string;
   format?: string;
   schemaRegistry?: string;
@@ -63,6 +65,8 @@ export interface RunConfig {
   /** The poison breaker (src/pipeline/poison/breaker.ts). */
   readonly poisonTolerance: PoisonTolerance;
   readonly dlqTopic: string;
+  /** Create the dead-letter topic when missing, with these partitions and replication; absent: a missing topic is a start-up error. */
+  readonly dlqCreate?: { readonly partitions: number; readonly replicationFactor: number };
   readonly maxRecordBytes: number;
   /** json, avro (registry-framed: Avro, Protobuf, JSON Schema) or auto (told apart per record). */
   readonly format: ValueFormat;
@@ -143,6 +147,18 @@ function tolerance(r: SettingReader): PoisonTolerance {
   const t = parseTolerance(v.value);
   if (!t) throw new ConfigError(`${v.source}: expected none, all or a ratio between 0 and 1 (e.g. 0.5), got "${v.value}"`);
   return t;
+}
+
+/** --dlq-create-partitions and --dlq-create-replication: both stated, or neither. */
+function dlqCreate(r: SettingReader): { dlqCreate?: RunConfig['dlqCreate'] } {
+  const partitions = r.integer('dlq-create-partitions', 0, 100_000);
+  const replication = r.get('dlq-create-replication');
+  if (partitions === 0) {
+    if (!replication.isDefault) throw new ConfigError(`${r.describe('dlq-create-replication')} is given but ${r.describe('dlq-create-partitions')} never creates the topic`);
+    return {};
+  }
+  if (replication.isDefault) throw new ConfigError(`${r.describe('dlq-create-partitions')} needs --dlq-create-replication: the replication factor to create the dead-letter topic with`);
+  return { dlqCreate: { partitions, replicationFactor: integerValue(replication.value, replication.source, 1, 32_767) } };
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -229,6 +245,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     onError: oneOf(onError.value, onError.source, ['dlq', 'fail'] as const),
     poisonTolerance: tolerance(r),
     dlqTopic: dlq.isDefault ? `${group}.dlq` : topicName(dlq.value, dlq.source),
+    ...dlqCreate(r),
     maxRecordBytes: r.integer('max-record-bytes', 1, 1_073_741_824),
     ...resolveDecoderConfig(flags, r.env),
     healthPort: port(r, 'health-port'),

@@ -3,6 +3,12 @@
  * change events, offsets and topic selections. This module imports nothing of the project.
  */
 
+/** A header value as Kafka carries it: bytes (text only where a file or a test made the record). */
+export type HeaderValue = Buffer | string;
+
+/** A record's headers: every value of a repeated header, in order, as bytes. */
+export type RecordHeaders = Readonly<Record<string, HeaderValue | readonly HeaderValue[] | undefined>>;
+
 /** One Kafka record as the source hands it over. Offsets are decimal strings (int64). */
 export interface SourceRecord {
   readonly topic: string;
@@ -10,7 +16,9 @@ export interface SourceRecord {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly headers: RecordHeaders;
+  /** The record's timestamp (ms since the epoch, as Kafka gives it), when known. */
+  readonly timestamp?: string;
 }
 
 export type ChangeOp = 'c' | 'u' | 'd' | 'r' | 't';

@@ -12,9 +12,9 @@ import { AbortedError, retry } from './control/retry.js';
 import { PoisonBreaker, type BreakerTrip, type PoisonTolerance } from './poison/breaker.js';
 import { Invalidator } from './invalidate/invalidator.js';
 import { RecordMapper } from './map/mapper.js';
-import type { DeadLetterSink } from './poison/dead-letter.js';
+import { DeadLetterError, type DeadLetterSink } from './poison/dead-letter.js';
 import { PoisonRecordError } from './poison/poison.js';
-import { PoisonPolicy, type OnError } from './poison/policy.js';
+import { PoisonPolicy, type OnError, type Poisoned } from './poison/policy.js';
 import { SinkError, type InvalidationSink } from './sink/sink.js';
 import type { Source, SourceBatch } from './source/source.js';
 
@@ -35,6 +35,8 @@ export interface WorkerOptions {
   readonly poisonTolerance?: PoisonTolerance;
   /** How often the progress line (stats) is logged; 0 = never. */
   readonly progressIntervalMs?: number;
+  /** How often a batch heartbeats its group while it waits on a call (default 1 s; kafkajs sends at most one per heartbeat interval). */
+  readonly heartbeatEveryMs?: number;
 }
 
 export interface WorkerDeps {
@@ -100,18 +102,7 @@ export class Worker {
       logger: deps.logger,
       stats: deps.stats,
       ...(deps.deadLetter ? { deadLetter: deps.deadLetter } : {}),
-      retry: (op, batch) =>
-        this.#redisRetry(
-          async () => {
-            try {
-              await op();
-            } catch (e) {
-              throw new SinkError(`dead-letter produce failed: ${(e as Error).message}`, false, { cause: e });
-            }
-          },
-          'dead-letter produce',
-          batch,
-        ),
+      retry: (op, batch) => this.#deadLetterRetry(op, batch),
     });
     this.#invalidator = new Invalidator(
       { secondDeleteDelayMs: opts.secondDeleteDelayMs, maxPendingSecondDeletes: opts.maxPendingSecondDeletes },
@@ -143,6 +134,9 @@ export class Worker {
       // Join the group only once Redis answers: nothing to do with a batch before that.
       await this.#redisRetry(() => this.deps.sink.ping(), 'redis ping');
       if (this.#stopping) return; // stopped while waiting for Redis: never join the group
+      // The dead-letter topic must exist (or be created as configured) before anything is read.
+      await this.deps.deadLetter?.prepare();
+      if (this.#stopping) return;
       this.#readiness.set('consumer', true);
       await this.deps.source.start((batch) => this.#handleBatch(batch), {
         onAssigned: (assignment) => {
@@ -267,7 +261,44 @@ export class Worker {
     return heartbeatOf(() => batch.heartbeat());
   }
 
-  /** A Redis (or dead-letter) call, retried until it succeeds; the batch waits and heartbeats meanwhile. */
+  /**
+   * A dead-letter produce, retried until the topic has it: reported as dead-letter trouble (its own
+   * log line, `dead_letter_retries`, readiness reason `dead-letter`), never as Redis. The batch
+   * heartbeats while a produce is under way and between attempts; a fatal failure (authorization,
+   * too large, no topic) is rethrown at once.
+   */
+  #deadLetterRetry(op: () => Promise<void>, batch: SourceBatch): Promise<void> {
+    return retry(() => this.#whileHeartbeating(op, batch), {
+      what: 'dead-letter produce',
+      message: 'dead-letter produce failed; retrying (the partition waits; nothing past the poison record is committed)',
+      backoff: this.opts.backoff,
+      signal: this.#abort.signal,
+      logger: this.deps.logger,
+      isFatal: (e) => e instanceof DeadLetterError && e.fatal,
+      onFailing: () => this.#readiness.hold('dead-letter'),
+      onRetry: async () => {
+        this.deps.stats.inc('dead_letter_retries');
+        if (!batch.isActive()) throw new AbortedError('batch no longer active (rebalance or stop)');
+        await this.#heartbeat(batch);
+      },
+    });
+  }
+
+  /** Runs op while heartbeating the batch's group; a heartbeat that reports a rebalance interrupts the batch once op is done. */
+  async #whileHeartbeating(op: () => Promise<void>, batch: SourceBatch): Promise<void> {
+    let interrupted: unknown;
+    const timer = setInterval(() => {
+      batch.heartbeat().catch((e: unknown) => (interrupted ??= e));
+    }, this.opts.heartbeatEveryMs ?? 1_000);
+    try {
+      await op();
+    } finally {
+      clearInterval(timer);
+    }
+    if (interrupted !== undefined) throw new SourceInterrupt(interrupted);
+  }
+
+  /** A Redis call, retried until it succeeds; the batch waits and heartbeats meanwhile. */
   #redisRetry<T>(op: () => Promise<T>, what: string, batch?: SourceBatch): Promise<T> {
     return retry(op, {
       what,
@@ -295,6 +326,10 @@ export class Worker {
     } catch (e) {
       if (e instanceof AbortedError) return; // nothing marked fetched: the records are read again
       if (e instanceof SourceInterrupt) throw e.original; // kafkajs' own errors (rebalance): it rejoins and refetches
+      if (e instanceof DeadLetterError) {
+        void this.#fail(new Error(`${e.message}; stopping before the poison record (nothing past it committed)`, { cause: e }), 0);
+        return;
+      }
       if (e instanceof SinkError) {
         void this.#fail(new Error(`redis refused the delete and retrying cannot help: ${e.message}`, { cause: e }), 0);
         return;
@@ -313,7 +348,7 @@ export class Worker {
     stats.inc('records', undefined, batch.records.length);
     // Decode and map the whole batch first: the breaker judges it before anything of it is
     // dead-lettered, invalidated or committed.
-    const poisoned: { record: SourceBatch['records'][number]; poison: PoisonRecordError }[] = [];
+    const poisoned: Poisoned[] = [];
     let trip: BreakerTrip | undefined;
     for (const record of batch.records) {
       let mapped = this.#mapper.map(record, plan, batch);
@@ -332,12 +367,10 @@ export class Worker {
       void this.#fail(err);
       return;
     }
+    // Every poison record of the batch at once: one dead-letter produce, or the record to stop before.
+    stopAt = (await this.#poison.handle(poisoned, batch))?.poison;
     for (const record of batch.records) {
-      const p = poisoned.length > 0 && poisoned[0]!.record === record ? poisoned.shift()!.poison : undefined;
-      if (p && (await this.#poison.handle(record, p, batch)) === 'stop') {
-        stopAt = p;
-        break;
-      }
+      if (stopAt && record.offset === stopAt.record.offset) break;
       lastOffset = record.offset;
     }
     plan.reportEvents(stats);

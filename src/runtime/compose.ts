@@ -46,6 +46,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       poisonTolerance: config.poisonTolerance,
       shutdownGraceMs: config.shutdownGraceMs,
       maxRecordBytes: config.maxRecordBytes,
+      heartbeatEveryMs: Math.min(1_000, config.heartbeatIntervalMs),
     },
     {
       source,
@@ -54,7 +55,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       decode: createDecoder(config),
       logger,
       stats,
-      ...(config.onError === 'dlq' ? { deadLetter: new KafkaDeadLetter(kafka, config.dlqTopic) } : {}),
+      ...(config.onError === 'dlq' ? { deadLetter: new KafkaDeadLetter(kafka, { topic: config.dlqTopic, ...(config.dlqCreate ? { create: config.dlqCreate } : {}) }, logger) } : {}),
     },
   );
 }

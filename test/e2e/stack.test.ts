@@ -45,6 +45,8 @@ describe('the real stack: Postgres → Debezium → Kafka → cdc-invalidator �
       CDC_INVALIDATOR_REDIS: stack.redisUrl,
       CDC_INVALIDATOR_MAPPINGS: join(repoRoot(), 'mappings'),
       CDC_INVALIDATOR_FROM_BEGINNING: 'true',
+      CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
+      CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
       CDC_INVALIDATOR_SHUTDOWN_GRACE: '10s',
       CDC_INVALIDATOR_LOG_LEVEL: 'info',
     });

@@ -124,7 +124,7 @@ describe('Kafka security on the real listeners', { skip: SKIP, timeout: 240_000 
           ? { CDC_INVALIDATOR_KAFKA_SASL_MECHANISM: 'scram-sha-512', ...sasl(kafka.users.scram512), CDC_INVALIDATOR_KAFKA_TLS_CA: certs().caFile }
           : { CDC_INVALIDATOR_KAFKA_TLS_CA: certs().caFile, ...clientTls() };
       const child = spawnCli(
-        ['run', '--brokers', brokers.join(','), '--topics', topic, '--group', group, '--mappings', mappings, '--redis', redis.url, '--from-beginning', '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--commit-interval', '50ms', '--second-delete-delay', '100ms', '--log-level', 'info'],
+        ['run', '--brokers', brokers.join(','), '--topics', topic, '--group', group, '--mappings', mappings, '--redis', redis.url, '--from-beginning', '--dlq-create-partitions', '1', '--dlq-create-replication', '1', '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--commit-interval', '50ms', '--second-delete-delay', '100ms', '--log-level', 'info'],
         env,
       );
       let out = '';

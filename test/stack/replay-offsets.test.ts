@@ -111,7 +111,7 @@ describe('replay by time and offsets on the real broker', { skip: SKIP, timeout:
 
   it('offsets show reports real lag; offsets reset --execute is refused while a member runs, applied once the group is empty', async () => {
     const group = uniqueName('live');
-    const run = spawnCli(['run', ...stream(), '--redis', redisServer.url, '--group', group, '--from-beginning', '--second-delete-delay', '50ms', '--commit-interval', '50ms']);
+    const run = spawnCli(['run', ...stream(), '--redis', redisServer.url, '--group', group, '--from-beginning', '--dlq-create-partitions', '1', '--dlq-create-replication', '1', '--second-delete-delay', '50ms', '--commit-interval', '50ms']);
     let runLog = '';
     run.stdout!.on('data', (d: Buffer) => (runLog += d.toString()));
     run.stderr!.on('data', (d: Buffer) => (runLog += d.toString()));

@@ -66,6 +66,8 @@ describe('connector variants on the real stack', { skip: SKIP, timeout: 10 * 60_
         CDC_INVALIDATOR_REDIS: `${stack.redisServer.url}/${db}`,
         CDC_INVALIDATOR_MAPPINGS: mappings,
         CDC_INVALIDATOR_FROM_BEGINNING: 'true',
+        CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
+        CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
         CDC_INVALIDATOR_SECOND_DELETE_DELAY: '300ms',
         CDC_INVALIDATOR_COMMIT_INTERVAL: '100ms',
         CDC_INVALIDATOR_LOG_LEVEL: 'info',

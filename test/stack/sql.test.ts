@@ -129,6 +129,8 @@ describe('through SQL on the real stack (two JSON converter variants)', { skip: 
         CDC_INVALIDATOR_REDIS: `${stack.redisServer.url}/${db}`,
         CDC_INVALIDATOR_MAPPINGS: mappings,
         CDC_INVALIDATOR_FROM_BEGINNING: 'true',
+        CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
+        CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
         CDC_INVALIDATOR_SECOND_DELETE_DELAY: '300ms',
         CDC_INVALIDATOR_COMMIT_INTERVAL: '100ms',
         CDC_INVALIDATOR_LOG_LEVEL: 'info',

@@ -54,6 +54,13 @@ export class WorkerProcess {
     return this.#child?.pid;
   }
 
+  /** GET /readyz: its status and JSON body (the reasons when not ready). */
+  async readyz(): Promise<{ status: number; notReady: string[] }> {
+    const res = await fetch(`http://127.0.0.1:${this.#healthPort}/readyz`, { signal: AbortSignal.timeout(5_000) });
+    const body = (await res.json()) as { notReady?: string[] };
+    return { status: res.status, notReady: body.notReady ?? [] };
+  }
+
   /** GET /metrics (Prometheus text). */
   async metrics(): Promise<string> {
     const res = await fetch(`http://127.0.0.1:${this.#healthPort}/metrics`, { signal: AbortSignal.timeout(5_000) });

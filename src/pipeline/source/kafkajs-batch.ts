@@ -1,22 +1,22 @@
 import type { EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
-import type { SourceRecord } from '../../domain/types.js';
+import type { HeaderValue, RecordHeaders, SourceRecord } from '../../domain/types.js';
 import type { SourceBatch } from './source.js';
 
-/** Kafka headers as text (Connect's default header converter writes strings). */
-export function headerMap(headers: IHeaders | undefined): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
+/**
+ * Kafka headers as they came: bytes, never decoded (a binary value must reach the dead-letter
+ * topic byte for byte), and every value of a repeated header, in order.
+ */
+export function headerMap(headers: IHeaders | undefined): RecordHeaders {
+  const out: Record<string, HeaderValue | readonly HeaderValue[] | undefined> = {};
   if (!headers) return out;
-  for (const [k, v] of Object.entries(headers)) {
-    const first = Array.isArray(v) ? v[0] : v;
-    out[k] = first === undefined ? undefined : Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-  }
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? [...(v as HeaderValue[])] : (v as HeaderValue | undefined);
   return out;
 }
 
 /** A kafkajs eachBatch payload (or the part of its messages we keep) as our SourceBatch. */
 export function toSourceBatch(p: EachBatchPayload, messages: readonly KafkaMessage[]): SourceBatch {
   const { topic, partition } = p.batch;
-  const records: SourceRecord[] = messages.map((m) => ({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers: headerMap(m.headers) }));
+  const records: SourceRecord[] = messages.map((m) => ({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers: headerMap(m.headers), timestamp: m.timestamp }));
   return {
     topic,
     partition,

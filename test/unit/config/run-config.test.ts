@@ -100,3 +100,15 @@ describe('settings are checked at start, the same way everywhere', () => {
     assert.match(problems('9999999999999999999999')[0] ?? '', /second_delete_delay: .*out of range \(0ms–10m\)/);
   });
 });
+
+describe('the dead-letter topic is created only when both of its settings are stated', () => {
+  const base = { topicPrefix: 'shop' };
+  it('--dlq-create-partitions and --dlq-create-replication: both or neither', () => {
+    assert.equal(resolveRunConfig(base, {}).dlqCreate, undefined, 'created by default');
+    assert.deepEqual(resolveRunConfig({ ...base, dlqCreatePartitions: '3', dlqCreateReplication: '2' }, {}).dlqCreate, { partitions: 3, replicationFactor: 2 });
+    assert.deepEqual(resolveRunConfig(base, { CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1', CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1' }).dlqCreate, { partitions: 1, replicationFactor: 1 });
+    assert.throws(() => resolveRunConfig({ ...base, dlqCreatePartitions: '3' }, {}), (e: unknown) => e instanceof ConfigError && /^--dlq-create-partitions 3 needs --dlq-create-replication/.test(e.message));
+    assert.throws(() => resolveRunConfig({ ...base, dlqCreateReplication: '3' }, {}), (e: unknown) => e instanceof ConfigError && /^--dlq-create-replication 3 is given but --dlq-create-partitions 0 \(the default\) never creates the topic/.test(e.message));
+    assert.throws(() => resolveRunConfig({ ...base, dlqCreatePartitions: '3', dlqCreateReplication: '0' }, {}), (e: unknown) => e instanceof ConfigError && /^--dlq-create-replication: 0 is out of range/.test(e.message));
+  });
+});

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { parseMappingFile } from '../../../src/mapping/parse.js';
 import { MappingSet } from '../../../src/mapping/mapping-set.js';
 import { decodeDebeziumJson } from '../../../src/pipeline/decode/debezium-json.js';
+import { DeadLetterError, type DeadLetter, type DeadLetterSink } from '../../../src/pipeline/poison/dead-letter.js';
 import { SinkError } from '../../../src/pipeline/sink/sink.js';
 import { Worker, type WorkerOptions } from '../../../src/pipeline/worker.js';
 import { Stats } from '../../../src/telemetry/stats.js';
@@ -28,10 +29,24 @@ async function advance(ms: number, step = 10): Promise<void> {
   }
 }
 
-class MemoryDeadLetter {
+class MemoryDeadLetter implements DeadLetterSink {
   readonly sent: { offset: string; code: string; stack?: string }[] = [];
-  async send(record: { offset: string }, why: { code: string; stack?: string }): Promise<void> {
-    this.sent.push({ offset: record.offset, code: why.code, ...(why.stack ? { stack: why.stack } : {}) });
+  /** Produce calls (one per batch). */
+  sends = 0;
+  /** Failures to throw before a send succeeds. */
+  failures: DeadLetterError[] = [];
+  /** Makes each send take this long (mocked time). */
+  delayMs = 0;
+  prepared = false;
+  async prepare(): Promise<void> {
+    this.prepared = true;
+  }
+  async send(letters: readonly DeadLetter[]): Promise<void> {
+    this.sends++;
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    for (const { record, why } of letters) this.sent.push({ offset: record.offset, code: why.code, ...(why.stack ? { stack: why.stack } : {}) });
   }
   async close(): Promise<void> {}
 }
@@ -278,3 +293,76 @@ describe('shutdown failures are reported', () => {
   });
 });
 
+
+describe('dead-letter failures', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] }));
+  afterEach(() => mock.timers.reset());
+  /** Every third record of the batch is poison. */
+  const mixed = (n: number) => new FakeBatch(TOPIC, 0, Array.from({ length: n }, (_, i) => record(TOPIC, 0, i, i % 3 === 0 ? 'not json' : create(i))));
+
+  it('the dead-letter topic is checked before the group is joined', async () => {
+    const s = setup({ onError: 'dlq' });
+    await started(s);
+    assert.equal(s.deadLetter.prepared, true);
+    await stopAndAdvance(s, 100);
+  });
+
+  it('the poison records of a batch go out in one dead-letter produce', async () => {
+    const s = setup({ onError: 'dlq' });
+    await started(s);
+    await s.source.deliver(mixed(9));
+    assert.equal(s.deadLetter.sends, 1, 'one produce for the batch');
+    assert.deepEqual(s.deadLetter.sent.map((x) => x.offset), ['0', '3', '6']);
+    await advance(1_200);
+    assert.equal(s.source.committed(TOPIC, 0), '9');
+    await stopAndAdvance(s, 100);
+  });
+
+  it('a retriable dead-letter failure is retried and reported as dead-letter trouble, not Redis', async () => {
+    const s = setup({ onError: 'dlq' });
+    await started(s);
+    s.deadLetter.failures = [1, 2, 3].map(() => new DeadLetterError('dead-letter produce to x failed: Connection error: ECONNREFUSED', false));
+    const b = mixed(3);
+    const delivering = s.source.deliver(b);
+    await advance(150);
+    assert.deepEqual(s.worker.health().notReady, ['dead-letter']);
+    assert.equal(s.stats.get('redis_retries'), 0, 'counted as a Redis retry');
+    assert.ok(s.lines.some((l) => l['msg'] === 'dead-letter produce failed; retrying (the partition waits; nothing past the poison record is committed)' && l['what'] === 'dead-letter produce'));
+    assert.equal(s.source.committed(TOPIC, 0), undefined);
+    await advance(1_500);
+    await delivering;
+    assert.equal(s.stats.get('dead_letter_retries'), 3);
+    assert.ok(b.heartbeats >= 3, 'no heartbeats between attempts');
+    assert.deepEqual(s.worker.health().notReady, []);
+    assert.equal(s.deadLetter.sent.length, 1);
+    await advance(1_200);
+    assert.equal(s.source.committed(TOPIC, 0), '3');
+    await stopAndAdvance(s, 100);
+  });
+
+  it('a fatal dead-letter failure (authorization, too large, no topic) stops the worker at once, committing nothing past the record', async () => {
+    const s = setup({ onError: 'dlq' });
+    await started(s);
+    s.deadLetter.failures = [new DeadLetterError('dead-letter produce to x failed for good (TOPIC_AUTHORIZATION_FAILED): the worker is not allowed to write to it', true)];
+    await s.source.deliver(mixed(3));
+    const result = await s.worker.done;
+    assert.equal(result.state, 'failed');
+    assert.match(result.error!.message, /TOPIC_AUTHORIZATION_FAILED.*stopping before the poison record/);
+    assert.equal(s.deadLetter.sends, 1, 'a fatal failure was retried');
+    assert.equal(s.source.committed(TOPIC, 0), undefined);
+    assert.deepEqual(s.sink.unlinked(), [], 'the batch was invalidated past the poison record');
+  });
+
+  it('a slow dead-letter produce heartbeats the group while it waits', async () => {
+    const s = setup({ onError: 'dlq', heartbeatEveryMs: 500 });
+    await started(s);
+    s.deadLetter.delayMs = 5_000;
+    const b = mixed(3);
+    const delivering = s.source.deliver(b);
+    await advance(5_200, 50);
+    await delivering;
+    assert.ok(b.heartbeats >= 9, `only ${b.heartbeats} heartbeats during a 5 s produce`);
+    assert.equal(s.deadLetter.sent.length, 1);
+    await stopAndAdvance(s, 2_000);
+  });
+});
