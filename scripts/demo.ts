@@ -49,7 +49,7 @@ try {
 
   const config = resolveRunConfig({
     brokers: broker.brokers.join(','), redis: redisServer.url, topicPrefix: 'shop', mappings: 'mappings', group: 'demo',
-    fromBeginning: true, secondDeleteDelay: '1s', sessionTimeout: '6s', heartbeatInterval: '500ms', rebalanceTimeout: '6s', logLevel: 'warn',
+    initialPosition: 'earliest', secondDeleteDelay: '1s', sessionTimeout: '6s', heartbeatInterval: '500ms', rebalanceTimeout: '6s', logLevel: 'warn',
   }, {});
   const stats = new Stats();
   const worker = composeWorker(config, loaded.set, pino({ level: 'warn' }), stats);

@@ -199,7 +199,7 @@ export async function latencyPhase(ctx: BenchContext, rate: number): Promise<Lat
       group,
       mappings: mappingsDir,
       secondDeleteDelay: `${ctx.opts.delayMs}ms`,
-      fromBeginning: true,
+      initialPosition: 'earliest',
       sessionTimeout: '6s',
       heartbeatInterval: '500ms',
       rebalanceTimeout: '6s',

@@ -121,7 +121,7 @@ export class WorkerProcess {
       '--topics', flags.topics.join(','),
       '--group', flags.group,
       '--mappings', flags.mappingsDir,
-      '--from-beginning',
+      '--initial-position', 'earliest',
       '--second-delete-delay', `${flags.delayMs}ms`,
       '--log-level', 'info',
       '--session-timeout', '6s',

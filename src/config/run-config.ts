@@ -2,7 +2,7 @@ import type { TopicSelection } from '../domain/types.js';
 import { parseTopicsFlag } from './topics.js';
 import { ConfigError } from './errors.js';
 import { attributeName, envName, findSetting, withDeprecatedEnv } from './settings.js';
-import { parseTolerance, type PoisonTolerance, boolValue, brokerList, DURATION_RANGES, durationValue, integerValue, oneOf, topicName } from './values.js';
+import { initialPositionValue, type InitialPosition, parseTolerance, type PoisonTolerance, boolValue, brokerList, DURATION_RANGES, durationValue, integerValue, oneOf, topicName } from './values.js';
 import { describeRedisConnection, resolveRedisConnection, type RedisConnection, type RedisFlags } from './redis-connection.js';
 import { describeSchemaRegistry, resolveDecoderConfig, type SchemaRegistryConfig, type ValueFormat } from './schema-registry.js';
 import { describeKafkaSecurity, resolveKafkaSecurity, type KafkaSecurity, type KafkaSecurityFlags } from './kafka-security.js';
@@ -17,6 +17,8 @@ export interface RunFlags extends RedisFlags, KafkaSecurityFlags {
   mappings?: string;
   secondDeleteDelay?: string;
   fromBeginning?: boolean;
+  initialPosition?: string;
+  topicRefreshInterval?: string;
   logLevel?: string;
   concurrency?: string;
   commitInterval?: string;
@@ -47,7 +49,10 @@ export interface RunConfig {
   readonly redisUrl: string;
   readonly mappingsDir: string;
   readonly secondDeleteDelayMs: number;
-  readonly fromBeginning: boolean;
+  /** Where a group's very first start begins; every other partition without a committed offset starts at the earliest. */
+  readonly initialPosition: InitialPosition;
+  /** How often the topic list is read for new matching topics. */
+  readonly topicRefreshMs: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly concurrency: number;
   readonly commitIntervalMs: number;
@@ -149,6 +154,17 @@ function tolerance(r: SettingReader): PoisonTolerance {
   return t;
 }
 
+/** --initial-position, or its deprecated spelling --from-beginning (= earliest). */
+function initialPosition(r: SettingReader): InitialPosition {
+  const v = r.get('initial-position');
+  const position = initialPositionValue(v.value, v.source);
+  const old = r.get('from-beginning');
+  if (old.isDefault || !r.bool('from-beginning')) return position;
+  if (!v.isDefault && position.kind !== 'earliest') throw new ConfigError(`${old.source} contradicts ${r.describe('initial-position')}: give only --initial-position`);
+  r.warnings.push(`${old.source} is deprecated: use ${old.source.startsWith('--') ? '--initial-position earliest' : `${envName('initial-position')}=earliest`}`);
+  return { kind: 'earliest' };
+}
+
 /** --dlq-create-partitions and --dlq-create-replication: both stated, or neither. */
 function dlqCreate(r: SettingReader): { dlqCreate?: RunConfig['dlqCreate'] } {
   const partitions = r.integer('dlq-create-partitions', 0, 100_000);
@@ -233,7 +249,8 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     group,
     redisUrl,
     secondDeleteDelayMs: r.duration('second-delete-delay'),
-    fromBeginning: r.bool('from-beginning'),
+    initialPosition: initialPosition(r),
+    topicRefreshMs: r.duration('topic-refresh-interval'),
     concurrency: r.integer('concurrency', 1, 1_000),
     commitIntervalMs: r.duration('commit-interval'),
     shutdownGraceMs: r.duration('shutdown-grace'),

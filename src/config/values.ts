@@ -81,7 +81,24 @@ export const DURATION_RANGES = {
   'fetch-max-wait': [0, 30_000],
   'redis-timeout': [10, 600_000],
   'schema-registry-timeout': [1, 300_000],
+  'topic-refresh-interval': [1_000, 600_000],
 } as const satisfies Record<string, readonly [number, number]>;
+
+/** Where a group's very first start begins (--initial-position). */
+export type InitialPosition = { readonly kind: 'earliest' } | { readonly kind: 'latest' } | { readonly kind: 'timestamp'; readonly ms: number };
+
+/** `earliest`, `latest`, an ISO-8601 time, or a duration ago (`2h`, `90m`, `1d`). */
+export function initialPositionValue(text: string, source: string, now: () => number = Date.now): InitialPosition {
+  const v = text.trim();
+  if (v === 'earliest' || v === 'latest') return { kind: v };
+  const ago = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v);
+  if (ago) {
+    const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    return { kind: 'timestamp', ms: now() - Math.round(Number(ago[1]) * factor) };
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v))) return { kind: 'timestamp', ms: Date.parse(v) };
+  throw new ConfigError(`${source}: expected earliest, latest, an ISO-8601 time or a duration ago (2h), got "${text}"`);
+}
 
 /** The poison breaker's tolerance: none, all, or a ratio in (0, 1) of the last 100 records of a partition. */
 export type PoisonTolerance = { readonly kind: 'none' } | { readonly kind: 'all' } | { readonly kind: 'ratio'; readonly ratio: number };

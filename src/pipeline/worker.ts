@@ -147,6 +147,10 @@ export class Worker {
           this.deps.logger.info({ topics: assignment.size, partitions }, 'partitions assigned');
         },
         onCrash: (err) => void this.#fail(err),
+        onRejoining: (why) => {
+          if (!this.#readiness.has('consumer')) this.deps.logger.info({ why }, 'consumer rejoining its group: not ready until partitions are assigned');
+          this.#readiness.set('consumer', true);
+        },
       });
     } catch (e) {
       if (this.#stopping && e instanceof AbortedError) return; // a stop during start-up is not a failure
@@ -391,7 +395,9 @@ export class Worker {
         'batch invalidated',
       );
       const active = batch.isActive();
-      const unit = active ? this.#tracker.begin(batch.topic, batch.partition, lastOffset) : undefined;
+      // Every record handled: commit past the batch's trailing control records too (a transaction's marker).
+      const done = !stopAt && lastOffset === batch.records[batch.records.length - 1]?.offset && batch.endOffset !== undefined ? batch.endOffset : lastOffset;
+      const unit = active ? this.#tracker.begin(batch.topic, batch.partition, done) : undefined;
       // When the batch went stale the second pass still runs (race protection); the offsets are replayed.
       this.#invalidator.scheduleSecondPasses(plan, () => {
         if (!unit) return;

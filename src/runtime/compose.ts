@@ -6,26 +6,22 @@ import { RedisSink } from '../pipeline/sink/redis-sink.js';
 import { KafkaDeadLetter } from '../pipeline/poison/dead-letter.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
 import { KafkaSource } from '../pipeline/source/kafka-source.js';
-import { topicsForPrefix } from '../domain/types.js';
+import { topicMatcher } from '../pipeline/source/topic-match.js';
 import { Worker } from '../pipeline/worker.js';
 import { Stats } from '../telemetry/stats.js';
 import { DEFAULT_BACKOFF } from '../util/backoff.js';
 
 /** The composition root: real Kafka source, Redis sink and JSON decoder wired into a Worker. */
 export function composeWorker(config: RunConfig, mappings: MappingSet, logger: Logger, stats = new Stats()): Worker {
-  const topics =
-    config.topics.kind === 'list'
-      ? config.topics.topics
-      : config.topics.kind === 'regex'
-        ? [config.topics.pattern]
-        : topicsForPrefix(config.topics.prefix, mappings.tables());
   const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator', security: config.kafkaSecurity }, logger);
   const source = new KafkaSource(
     kafka,
     {
       groupId: config.group,
-      topics,
-      fromBeginning: config.fromBeginning,
+      topics: topicMatcher(config.topics, mappings.tables()),
+      initialPosition: config.initialPosition,
+      topicRefreshMs: config.topicRefreshMs,
+      onRetentionLoss: (loss) => stats.inc('records_lost', { topic: loss.topic, partition: String(loss.partition) }, Number(loss.lost)),
       sessionTimeoutMs: config.sessionTimeoutMs,
       rebalanceTimeoutMs: config.rebalanceTimeoutMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -17,6 +17,7 @@ const COUNTERS = {
   dead_letter_retries: { name: 'dead_letter_retries', help: 'retried dead-letter produces (the partition waits meanwhile)', labels: [] },
   registry_retries: { name: 'schema_registry_retries', help: 'retried Schema Registry lookups (registry down, slow or failing)', labels: [] },
   commits: { name: 'commits', help: 'offset commits', labels: [] },
+  records_lost: { name: 'records_lost_to_retention', help: 'records removed (retention, DeleteRecords) before the group read them: their invalidations are lost', labels: ['topic', 'partition'] },
   poison_records: { name: 'poison_records', help: 'records that could not be handled (dead-lettered or fatal)', labels: ['code'] },
 } as const satisfies Record<string, { name: string; help: string; labels: readonly string[] }>;
 

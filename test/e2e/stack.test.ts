@@ -47,6 +47,7 @@ describe('the real stack: Postgres → Debezium → Kafka → cdc-invalidator �
       CDC_INVALIDATOR_FROM_BEGINNING: 'true',
       CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
       CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
+      CDC_INVALIDATOR_TOPIC_REFRESH_INTERVAL: '1s',
       CDC_INVALIDATOR_SHUTDOWN_GRACE: '10s',
       CDC_INVALIDATOR_LOG_LEVEL: 'info',
     });

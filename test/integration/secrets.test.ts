@@ -118,7 +118,7 @@ function assertNoSecrets(text: string): void {
   for (const s of SECRETS) assert.ok(!text.includes(s), `secret ${s.replace(/-\w+$/, '-…')} appears in the output`);
 }
 
-const FAST = ['--session-timeout', '6s', '--heartbeat-interval', '500ms', '--rebalance-timeout', '6s', '--commit-interval', '50ms', '--second-delete-delay', '100ms'];
+const FAST = ['--dlq-create-partitions', '1', '--dlq-create-replication', '1', '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--rebalance-timeout', '6s', '--commit-interval', '50ms', '--second-delete-delay', '100ms'];
 
 /** Registry credentials: parsed and held by the worker (format auto), never used for JSON records. */
 function registryEnv(): NodeJS.ProcessEnv {

@@ -71,6 +71,11 @@ export class FakeSource implements Source {
     this.events!.onAssigned(new Map([[topic, partitions]]));
   }
 
+  /** The consumer leaves its generation (a rebalance, a crash kafkajs restarts from, a re-subscription). */
+  rejoining(why = 'rebalancing'): void {
+    this.events!.onRejoining(why);
+  }
+
   deliver(batch: FakeBatch): Promise<void> {
     return this.handler!(batch);
   }

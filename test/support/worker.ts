@@ -27,6 +27,9 @@ export async function mappingsDir(yaml = CUSTOMERS_MAPPING): Promise<string> {
 /** Tests let the worker create its dead-letter topic (the real broker has none; the mock creates topics on first use). */
 export const DLQ_CREATE: RunFlags = { dlqCreatePartitions: '1', dlqCreateReplication: '1' };
 
+/** Tests often start the worker before their topic exists: it is found within a second. */
+export const TOPIC_REFRESH: RunFlags = { topicRefreshInterval: '1s' };
+
 /** Group timeouts short enough for tests against the mock cluster. */
 export const FAST_GROUP: RunFlags = { sessionTimeout: '6s', heartbeatInterval: '500ms', rebalanceTimeout: '6s', commitInterval: '50ms' };
 
@@ -37,7 +40,7 @@ export interface InProcessWorker {
 
 /** The real worker (real Kafka source, Redis sink), in this process. */
 export async function startWorker(flags: RunFlags, logLevel: 'silent' | 'debug' | 'info' = 'silent'): Promise<InProcessWorker> {
-  const config = resolveRunConfig({ fromBeginning: true, ...DLQ_CREATE, ...FAST_GROUP, ...flags }, {});
+  const config = resolveRunConfig({ initialPosition: 'earliest', ...DLQ_CREATE, ...TOPIC_REFRESH, ...FAST_GROUP, ...flags }, {});
   const loaded = await loadMappings(config.mappingsDir);
   if (!loaded.set) throw new Error(`bad test mappings: ${JSON.stringify(loaded.problems)}`);
   const stats = new Stats();
@@ -63,8 +66,8 @@ export function exitOf(child: ChildProcess): Promise<number | null> {
 export function runArgs(o: { brokers: readonly string[]; redis: string; topic: string; group: string; mappings: string; logLevel?: string; extra?: readonly string[] }): string[] {
   return [
     'run', '--brokers', o.brokers.join(','), '--redis', o.redis, '--topics', o.topic, '--group', o.group, '--mappings', o.mappings,
-    '--from-beginning', '--second-delete-delay', '1s', '--session-timeout', FAST_GROUP.sessionTimeout!,
+    '--initial-position', 'earliest', '--second-delete-delay', '1s', '--session-timeout', FAST_GROUP.sessionTimeout!,
     '--heartbeat-interval', FAST_GROUP.heartbeatInterval!, '--rebalance-timeout', FAST_GROUP.rebalanceTimeout!,
-    '--commit-interval', FAST_GROUP.commitInterval!, '--dlq-create-partitions', '1', '--dlq-create-replication', '1', '--log-level', o.logLevel ?? 'warn', ...(o.extra ?? []),
+    '--commit-interval', FAST_GROUP.commitInterval!, '--dlq-create-partitions', '1', '--dlq-create-replication', '1', '--topic-refresh-interval', '1s', '--log-level', o.logLevel ?? 'warn', ...(o.extra ?? []),
   ];
 }

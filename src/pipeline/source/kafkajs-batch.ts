@@ -13,8 +13,12 @@ export function headerMap(headers: IHeaders | undefined): RecordHeaders {
   return out;
 }
 
-/** A kafkajs eachBatch payload (or the part of its messages we keep) as our SourceBatch. */
-export function toSourceBatch(p: EachBatchPayload, messages: readonly KafkaMessage[]): SourceBatch {
+/**
+ * A kafkajs eachBatch payload (or the part of its messages we keep) as our SourceBatch.
+ * `onResolved` learns the offset kafkajs fetches next: past the offset handed back — or, when that
+ * is the batch's last record, past the batch's trailing control records too (kafkajs resolves those).
+ */
+export function toSourceBatch(p: EachBatchPayload, messages: readonly KafkaMessage[], onResolved?: (next: bigint) => void): SourceBatch {
   const { topic, partition } = p.batch;
   const records: SourceRecord[] = messages.map((m) => ({ topic, partition, offset: m.offset, key: m.key, value: m.value, headers: headerMap(m.headers), timestamp: m.timestamp }));
   return {
@@ -22,8 +26,14 @@ export function toSourceBatch(p: EachBatchPayload, messages: readonly KafkaMessa
     partition,
     records,
     highWatermark: p.batch.highWatermark,
+    ...(messages === p.batch.messages && messages.length > 0 ? { endOffset: p.batch.lastOffset() } : {}),
     heartbeat: () => p.heartbeat(),
     isActive: () => p.isRunning() && !p.isStale(),
-    markFetched: (offset) => p.resolveOffset(offset),
+    markFetched: (offset) => {
+      p.resolveOffset(offset);
+      if (!onResolved) return;
+      const last = p.batch.messages[p.batch.messages.length - 1]?.offset;
+      onResolved(BigInt(last === offset ? p.batch.lastOffset() : offset) + 1n);
+    },
   };
 }

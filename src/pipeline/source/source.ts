@@ -8,6 +8,12 @@ export interface SourceBatch {
   readonly records: readonly SourceRecord[];
   /** The partition's end offset when the batch was fetched (for consumer lag), if known. */
   readonly highWatermark?: string;
+  /**
+   * The offset of the batch's last entry, control records (transaction markers) and aborted records
+   * included, when the batch holds every record the fetch returned: committing past it skips only
+   * entries that are no records of the topic.
+   */
+  readonly endOffset?: string;
   /** Keeps group membership alive during a long wait; throws when the group is rebalancing. */
   heartbeat(): Promise<void>;
   /** False once the batch is stale (rebalance, seek) or the consumer is stopping. */
@@ -23,6 +29,8 @@ export interface SourceEvents {
   onAssigned(assignment: ReadonlyMap<string, readonly number[]>): void;
   /** The consumer crashed and will not restart by itself. */
   onCrash(err: Error): void;
+  /** The consumer left its generation (a rebalance, a crash it restarts from, a re-subscription): not ready until the next onAssigned. */
+  onRejoining(why: string): void;
 }
 
 /** The port the pipeline reads through (kafkajs today; another client later). */

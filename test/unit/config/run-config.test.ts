@@ -12,7 +12,7 @@ describe('run configuration', () => {
     assert.equal(c.redisUrl, 'redis://localhost:6379');
     assert.equal(c.mappingsDir, './mappings');
     assert.equal(c.secondDeleteDelayMs, 1000);
-    assert.equal(c.fromBeginning, false);
+    assert.deepEqual(c.initialPosition, { kind: 'latest' });
     const env = { CDC_INVALIDATOR_BROKERS: 'a:1,b:2', CDC_INVALIDATOR_GROUP: 'g-env', CDC_INVALIDATOR_REDIS: 'redis://r:1', CDC_INVALIDATOR_SECOND_DELETE_DELAY: '2s', CDC_INVALIDATOR_TOPICS: 't1' };
     const e = resolveRunConfig({}, env);
     assert.deepEqual(e.brokers, ['a:1', 'b:2']);
@@ -110,5 +110,25 @@ describe('the dead-letter topic is created only when both of its settings are st
     assert.throws(() => resolveRunConfig({ ...base, dlqCreatePartitions: '3' }, {}), (e: unknown) => e instanceof ConfigError && /^--dlq-create-partitions 3 needs --dlq-create-replication/.test(e.message));
     assert.throws(() => resolveRunConfig({ ...base, dlqCreateReplication: '3' }, {}), (e: unknown) => e instanceof ConfigError && /^--dlq-create-replication 3 is given but --dlq-create-partitions 0 \(the default\) never creates the topic/.test(e.message));
     assert.throws(() => resolveRunConfig({ ...base, dlqCreatePartitions: '3', dlqCreateReplication: '0' }, {}), (e: unknown) => e instanceof ConfigError && /^--dlq-create-replication: 0 is out of range/.test(e.message));
+  });
+});
+
+describe('--initial-position (and the deprecated --from-beginning)', () => {
+  const base = { topicPrefix: 'shop' };
+  it('earliest, latest, an ISO time or a duration ago; --from-beginning means earliest, with a warning', () => {
+    assert.deepEqual(resolveRunConfig(base, {}).initialPosition, { kind: 'latest' });
+    assert.deepEqual(resolveRunConfig({ ...base, initialPosition: 'earliest' }, {}).initialPosition, { kind: 'earliest' });
+    assert.deepEqual(resolveRunConfig({ ...base, initialPosition: '2026-11-24T08:00:00Z' }, {}).initialPosition, { kind: 'timestamp', ms: Date.parse('2026-11-24T08:00:00Z') });
+    const ago = resolveRunConfig({ ...base, initialPosition: '2h' }, {}).initialPosition;
+    assert.ok(ago.kind === 'timestamp' && Math.abs(Date.now() - 7_200_000 - ago.ms) < 5_000);
+    const old = resolveRunConfig({ ...base, fromBeginning: true }, {});
+    assert.deepEqual(old.initialPosition, { kind: 'earliest' });
+    assert.ok(old.warnings.includes('--from-beginning is deprecated: use --initial-position earliest'), old.warnings.join('; '));
+    const env = resolveRunConfig(base, { FROM_BEGINNING: 'true' });
+    assert.deepEqual(env.initialPosition, { kind: 'earliest' });
+    assert.ok(env.warnings.includes('FROM_BEGINNING is deprecated: use CDC_INVALIDATOR_INITIAL_POSITION=earliest'), env.warnings.join('; '));
+    assert.throws(() => resolveRunConfig({ ...base, fromBeginning: true, initialPosition: 'latest' }, {}), (e: unknown) => e instanceof ConfigError && /--from-beginning contradicts --initial-position latest/.test(e.message));
+    assert.throws(() => resolveRunConfig({ ...base, initialPosition: 'soon' }, {}), (e: unknown) => e instanceof ConfigError && /^--initial-position: expected earliest, latest/.test(e.message));
+    assert.throws(() => resolveRunConfig({ ...base, topicRefreshInterval: '100ms' }, {}), (e: unknown) => e instanceof ConfigError && /^--topic-refresh-interval: 100ms is out of range \(1s–10m\)/.test(e.message));
   });
 });

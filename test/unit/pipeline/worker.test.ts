@@ -366,3 +366,23 @@ describe('dead-letter failures', () => {
     await stopAndAdvance(s, 2_000);
   });
 });
+
+describe('readiness follows the consumer', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] }));
+  afterEach(() => mock.timers.reset());
+
+  it('not ready (consumer) while the consumer is rejoining or restarting after a crash, ready again once partitions are assigned', async () => {
+    const s = setup();
+    await started(s);
+    assert.equal(s.worker.health().ready, true);
+    for (const why of ['rebalancing', 'crashed, restarting', 're-subscribing']) {
+      s.source.rejoining(why);
+      assert.deepEqual(s.worker.health().notReady, ['consumer'], why);
+      assert.equal(s.worker.health().ready, false);
+      s.source.assign(TOPIC, [0]);
+      assert.equal(s.worker.health().ready, true, why);
+    }
+    assert.ok(s.lines.some((l) => l['msg'] === 'consumer rejoining its group: not ready until partitions are assigned' && l['why'] === 'rebalancing'));
+    await stopAndAdvance(s, 100);
+  });
+});
