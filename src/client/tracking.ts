@@ -77,7 +77,8 @@ export class InvalidationTracker {
     const conn = this.base.duplicate({
       lazyConnect: true,
       autoResubscribe: false,
-      enableReadyCheck: false,
+      enableReadyCheck: false, // no INFO: the client's ACL need not grant it
+      disableClientInfo: true, // no CLIENT SETINFO either
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 2_000),
