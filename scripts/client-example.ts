@@ -4,7 +4,7 @@
  * honest; the service only reads through it (and deletes its own writes for read-your-writes).
  *
  *   DATABASE_URL=postgres://postgres@localhost:5432/shop REDIS_URL=redis://localhost:6379 \
- *   MAPPINGS_DIR=mappings PORT=8081 node dist/scripts/client-example.js
+ *   MAPPINGS_DIR=mappings PORT=8090 node dist/scripts/client-example.js
  *
  * In an application the import is `from 'cdc-invalidator/client'`.
  */
@@ -134,7 +134,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const db = new pg.Pool({ connectionString: process.env['DATABASE_URL'] ?? 'postgres://postgres@localhost:5432/shop', max: 10 });
   const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://localhost:6379', { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 500 });
   redis.on('error', (e: Error) => logger.warn({ err: { message: e.message } }, 'redis connection error'));
-  const service = await startCustomerService({ db, redis, mappings: process.env['MAPPINGS_DIR'] ?? 'mappings', port: Number(process.env['PORT'] ?? 8081), logger });
+  const service = await startCustomerService({ db, redis, mappings: process.env['MAPPINGS_DIR'] ?? 'mappings', port: Number(process.env['PORT'] ?? 8090), logger });
   const stop = (): void => {
     void service.close().finally(() => {
       redis.disconnect();
