@@ -8,7 +8,7 @@ import { repoRoot } from '../support/paths.js';
 import { waitFor } from '../support/processes.js';
 import { detectDockerEngine } from './docker.js';
 import { startStack, type Stack } from './stack.js';
-import { WorkerProcess } from './worker-process.js';
+import { WorkerProcess } from '../support/worker-process.js';
 
 /**
  * End to end against the real stack of docker-compose.yml (Postgres with logical WAL and init.sql, Kafka in

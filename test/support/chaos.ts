@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { changeEvent } from './debezium.js';
-import type { TestRecord } from './kafka.js';
+import { ensureTopic, type TestRecord } from './kafka.js';
 
 /**
  * A change stream for chaos tests in which every record's keys are its own: so "a record is
@@ -104,6 +104,7 @@ export interface Streamer {
 export function streamRecords(kafka: Kafka, topic: string, stream: ChaosRecord[][], ratePerSec: number, chunk = 200): Streamer {
   const produced = stream.map(() => 0);
   const done = (async () => {
+    await ensureTopic(kafka, topic, Math.max(4, stream.length));
     const producer = kafka.producer({ allowAutoTopicCreation: true });
     await producer.connect();
     try {

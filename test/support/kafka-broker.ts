@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { stopProcess } from './processes.js';
+import { startKafka } from './stack/kafka.js';
 
 export interface KafkaBroker {
+  /** Which broker this is: librdkafka's mock cluster, or Apache Kafka (test/support/stack/kafka.ts). */
+  readonly kind: BrokerKind;
   readonly brokers: string[];
   /** SIGSTOP: every broker of the mock cluster stops answering (connections hang, nothing is lost). */
   freeze(): void;
@@ -10,12 +13,36 @@ export interface KafkaBroker {
   stop(): Promise<void>;
 }
 
+export type BrokerKind = 'mock' | 'real';
+
+/** CDCI_TEST_BROKER=real|mock overrides a test file's choice (to compare both on one file). */
+export function brokerKind(preferred: BrokerKind): BrokerKind {
+  const env = process.env['CDCI_TEST_BROKER'];
+  return env === 'real' || env === 'mock' ? env : preferred;
+}
+
+/**
+ * A Kafka broker for a test file: the real one (Apache Kafka, KRaft, one node; topics auto-created
+ * with 4 partitions like the mock's, so the same tests run on both) or librdkafka's mock cluster.
+ */
+export async function startKafkaBroker(preferred: BrokerKind = 'mock'): Promise<KafkaBroker> {
+  if (brokerKind(preferred) === 'mock') return startMockBroker();
+  const kafka = await startKafka({ autoCreateTopics: true, numPartitions: 4 });
+  return {
+    kind: 'real',
+    brokers: [...kafka.brokers],
+    freeze: () => kafka.nodes.forEach((n) => n.freeze()),
+    thaw: () => kafka.nodes.forEach((n) => n.thaw()),
+    stop: () => kafka.stop(),
+  };
+}
+
 /**
  * librdkafka's Kafka-protocol mock cluster, hosted by kcat. It auto-creates topics (4 partitions),
  * does not support CreateTopics, and keeps about 5 MiB per partition. Its debug log (needed to
  * learn the ports) runs forever, so stderr is drained for the life of the process.
  */
-export async function startKafkaBroker(): Promise<KafkaBroker> {
+async function startMockBroker(): Promise<KafkaBroker> {
   const child = spawn('kcat', ['-b', 'localhost:1', '-C', '-t', 'keepalive', '-X', 'test.mock.num.brokers=3', '-d', 'mock', '-q'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -39,6 +66,7 @@ export async function startKafkaBroker(): Promise<KafkaBroker> {
   child.stderr!.removeAllListeners('data');
   child.stderr!.resume(); // keep draining the debug log so the pipe never fills
   return {
+    kind: 'mock',
     brokers,
     freeze: () => void child.kill('SIGSTOP'),
     thaw: () => void child.kill('SIGCONT'),

@@ -23,7 +23,31 @@ function bytes(v: unknown): string | null {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+const ensured = new WeakMap<Kafka, Set<string>>();
+
+/**
+ * Creates the topic (4 partitions, like the mock's auto-created topics) unless it exists. The real
+ * broker creates topics a producer names only through a Metadata round trip that answers "unknown
+ * topic" first; the mock has no CreateTopics and creates topics on first use, so its refusal is fine.
+ */
+export async function ensureTopic(kafka: Kafka, topic: string, numPartitions = 4): Promise<void> {
+  const seen = ensured.get(kafka) ?? new Set<string>();
+  ensured.set(kafka, seen);
+  if (seen.has(topic)) return;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
+  } catch {
+    // the mock (no CreateTopics), or the topic exists already
+  } finally {
+    await admin.disconnect();
+  }
+  seen.add(topic);
+}
+
 export async function produce(kafka: Kafka, topic: string, records: readonly TestRecord[]): Promise<void> {
+  await ensureTopic(kafka, topic);
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: true });
   await producer.connect();
   try {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
-import { startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
+import { startKafkaBroker, type BrokerKind, type KafkaBroker } from './kafka-broker.js';
 import { makeKafka } from './kafka.js';
 import { startRedis, type RedisServer } from './redis-server.js';
 
@@ -13,8 +13,8 @@ export interface Services {
   stop(): Promise<void>;
 }
 
-export async function startServices(): Promise<Services> {
-  const [broker, redisServer] = await Promise.all([startKafkaBroker(), startRedis()]);
+export async function startServices(broker_: BrokerKind = 'mock'): Promise<Services> {
+  const [broker, redisServer] = await Promise.all([startKafkaBroker(broker_), startRedis()]);
   return {
     broker,
     redisServer,

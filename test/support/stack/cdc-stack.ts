@@ -48,6 +48,11 @@ export interface CdcStack {
   connectorOverrides(): Record<string, string>;
   /** Registers the connector again with more overrides (e.g. another converter setting). */
   register(extra?: Readonly<Record<string, string>>): Promise<void>;
+  /**
+   * Registers one more connector on the same database: its own topic prefix, replication slot and
+   * publication, the project's debezium/<file> with `overrides`. Resolves once it is RUNNING.
+   */
+  addConnector(o: { readonly prefix: string; readonly file?: string; readonly overrides?: Readonly<Record<string, string>> }): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -77,15 +82,9 @@ export async function startCdcStack(opts: CdcStackOptions = {}): Promise<CdcStac
     await postgres.exec(readFileSync(join(repoRoot(), 'docker', 'postgres', 'init.sql'), 'utf8'), STACK_DB);
     if (opts.initSql) await postgres.exec(opts.initSql, STACK_DB);
 
-    const overrides: Record<string, string> = {
-      'database.hostname': '127.0.0.1',
-      'database.port': String(postgres.port),
-      'database.dbname': STACK_DB,
-      'topic.prefix': prefix,
-      'slot.name': `slot_${prefix}`,
-      'publication.name': `pub_${prefix}`,
-      ...opts.connector,
-    };
+    const database = { 'database.hostname': '127.0.0.1', 'database.port': String(postgres.port), 'database.dbname': STACK_DB };
+    const perPrefix = (p: string): Record<string, string> => ({ 'topic.prefix': p, 'slot.name': `slot_${p}`, 'publication.name': `pub_${p}` });
+    const overrides: Record<string, string> = { ...database, ...perPrefix(prefix), ...opts.connector };
     const connectorName = `cdc-${prefix}`;
     const connectorFile = opts.connectorFile ?? 'postgres-connector.json';
     let connect: ConnectWorker | undefined;
@@ -120,6 +119,12 @@ export async function startCdcStack(opts: CdcStackOptions = {}): Promise<CdcStac
         if (!connect) throw new Error('the stack was started without Kafka Connect');
         Object.assign(overrides, extra);
         await connect.register(connectorName, connectorFile, overrides);
+      },
+      async addConnector(o) {
+        if (!connect) throw new Error('the stack was started without Kafka Connect');
+        const name = `cdc-${o.prefix}`;
+        await connect.register(name, o.file ?? 'postgres-connector.json', { ...database, ...perPrefix(o.prefix), ...o.overrides });
+        return name;
       },
       async stop() {
         for (const s of started.reverse()) await s.stop().catch(() => undefined);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type ITopicConfig, type KafkaConfig } from 'kafkajs';
-import { makeTestCerts, type TestCerts } from '../kafka-tls.js';
+import { makeTestCerts, type TestCerts } from '../certs.js';
 import { freePort } from '../ports.js';
 import { GuardedProcess } from './guarded-process.js';
 import { classpath, javaBin, jvmOptions, log4jProperties } from './jars.js';
@@ -29,6 +29,8 @@ export interface KafkaStackOptions {
   readonly config?: Readonly<Record<string, string>>;
   readonly heapMb?: number;
   readonly startTimeoutMs?: number;
+  /** The passphrase the client key (certs.clientKeyFile) is encrypted with (default: random). */
+  readonly clientKeyPassphrase?: string;
 }
 
 export interface SaslUser {
@@ -196,7 +198,7 @@ export async function startKafka(opts: KafkaStackOptions = {}): Promise<KafkaSta
   const started: GuardedProcess[] = [];
   try {
     const security = opts.security ?? false;
-    const certs = security ? makeTestCerts(`key-${randomBytes(4).toString('hex')}`) : undefined;
+    const certs = security ? makeTestCerts(opts.clientKeyPassphrase ?? `key-${randomBytes(4).toString('hex')}`) : undefined;
     let keystore: string | undefined;
     if (certs) {
       keystore = join(root, 'server-keystore.pem');
@@ -231,7 +233,7 @@ export async function startKafka(opts: KafkaStackOptions = {}): Promise<KafkaSta
       const serverLog = join(plan.dir, 'server.log');
       await writeFile(propsFile, properties(brokerConfig(plan, plans, opts, certs, keystore)));
       await writeFile(log4j, log4jProperties(serverLog));
-      const format = ['-cp', cp, `-Dlog4j2.configurationFile=${log4j}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile];
+      const format = ['-cp', cp, `-Dlog4j2.configurationFile=${log4j}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile];
       if (security) {
         format.push('--add-scram', `SCRAM-SHA-256=[name=${USERS.scram256.username},password=${USERS.scram256.password}]`);
         format.push('--add-scram', `SCRAM-SHA-512=[name=${USERS.scram512.username},password=${USERS.scram512.password}]`);
@@ -285,6 +287,18 @@ export async function startKafka(opts: KafkaStackOptions = {}): Promise<KafkaSta
         if (seen.length === n) break;
         if (Date.now() > deadline) throw new Error(`kafka: ${seen.length} of ${n} brokers registered after 30 s`);
         await new Promise((r) => setTimeout(r, 200));
+      }
+      // The group coordinator: the first OffsetFetch creates __consumer_offsets, and until its
+      // partition is loaded the coordinator answers COORDINATOR_LOAD_IN_PROGRESS (which kafkajs'
+      // admin does not retry). A production broker is past this; tests start once it is too.
+      for (;;) {
+        try {
+          await admin.fetchOffsets({ groupId: 'cdci-stack-probe', topics: [] });
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw new Error(`kafka: the group coordinator was not ready within 30 s: ${(e as Error).message}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
       }
     } finally {
       await admin.disconnect();

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { freePort } from '../support/ports.js';
-import { waitFor } from '../support/processes.js';
-import { spawnCli } from '../support/worker.js';
+import { freePort } from './ports.js';
+import { waitFor } from './processes.js';
+import { spawnCli } from './worker.js';
 
 /**
  * The built CLI (`dist/src/cli/main.js run`) as a child process on the host, configured through the
@@ -44,6 +44,43 @@ export class WorkerProcess {
     } catch (e) {
       throw new Error(`${(e as Error).message}\nworker output:\n${this.output}`);
     }
+  }
+
+  get running(): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** GET /metrics (Prometheus text). */
+  async metrics(): Promise<string> {
+    const res = await fetch(`http://127.0.0.1:${this.#healthPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    return res.text();
+  }
+
+  /** The value of one sample of /metrics (`name{labels}`), 0 when absent. */
+  async metric(name: string, labels: Readonly<Record<string, string>> = {}): Promise<number> {
+    const text = await this.metrics();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name)) continue;
+      const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (!m || m[1] !== name) continue;
+      const got = new Map([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1]!, x[2]!]));
+      if (Object.entries(labels).every(([k, v]) => got.get(k) === v)) return Number(m[3]);
+    }
+    return 0;
+  }
+
+  /** SIGKILL and wait for the exit. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
   }
 
   /** SIGTERM, then the exit code (SIGKILL and an error after `ms`). */

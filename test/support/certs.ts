@@ -1,9 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type TLSSocket } from 'node:tls';
 
 /** PEM files made by openssl for one test file: a CA, a server and a client certificate, and a stranger CA. */
 export interface TestCerts {
@@ -50,73 +48,4 @@ export function makeTestCerts(clientKeyPassphrase: string): TestCerts {
     otherCaFile: join(dir, 'other-ca.pem'),
     clientName,
   };
-}
-
-/**
- * A TLS listener on 127.0.0.1 that requires a client certificate signed by the test CA and pipes the
- * decrypted bytes to a plaintext Kafka-protocol broker. Only connections to this port are encrypted:
- * brokers the cluster metadata names are reached directly, so only requests the client sends to its
- * seed broker (ApiVersions, Metadata, SASL handshake) travel through TLS.
- */
-export interface TlsFront {
-  readonly port: number;
-  /** Subject CNs of the client certificates of the connections the server authorized. */
-  readonly clients: readonly string[];
-  /** TLS errors seen on the server side (a rejected client certificate, a client that hung up). */
-  readonly errors: readonly string[];
-  close(): Promise<void>;
-}
-
-export async function startTlsFront(certs: TestCerts, target: { host: string; port: number }): Promise<TlsFront> {
-  const clients: string[] = [];
-  const errors: string[] = [];
-  const open = new Set<Socket>();
-  const server = createServer(
-    {
-      cert: readFileSync(certs.serverCertFile),
-      key: readFileSync(certs.serverKeyFile),
-      ca: readFileSync(certs.caFile),
-      requestCert: true,
-      rejectUnauthorized: true,
-    },
-    (socket: TLSSocket) => {
-      const cn = socket.getPeerCertificate().subject?.CN;
-      clients.push(typeof cn === 'string' ? cn : String(cn));
-      const upstream = connect(target.port, target.host);
-      open.add(socket).add(upstream);
-      const end = (): void => {
-        socket.destroy();
-        upstream.destroy();
-        open.delete(socket);
-        open.delete(upstream);
-      };
-      socket.on('error', end).on('close', end);
-      upstream.on('error', end).on('close', end);
-      socket.pipe(upstream);
-      upstream.pipe(socket);
-    },
-  );
-  server.on('tlsClientError', (e) => errors.push(e.message));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return {
-    port,
-    clients,
-    errors,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of open) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** host and port of the first `host:port` of a broker list. */
-export function firstBroker(brokers: readonly string[]): { host: string; port: number } {
-  const [host = '127.0.0.1', port = '0'] = (brokers[0] ?? '').split(':');
-  return { host, port: Number(port) };
 }
