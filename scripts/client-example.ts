@@ -132,6 +132,7 @@ export async function startCustomerService(o: { db: pg.Pool; redis: Redis; mappi
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'info' });
   const db = new pg.Pool({ connectionString: process.env['DATABASE_URL'] ?? 'postgres://postgres@localhost:5432/shop', max: 10 });
+  db.on('error', (e: Error) => logger.warn({ err: { message: e.message } }, 'idle database connection lost'));
   const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://localhost:6379', { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 500 });
   redis.on('error', (e: Error) => logger.warn({ err: { message: e.message } }, 'redis connection error'));
   const service = await startCustomerService({ db, redis, mappings: process.env['MAPPINGS_DIR'] ?? 'mappings', port: Number(process.env['PORT'] ?? 8090), logger });

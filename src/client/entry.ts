@@ -170,7 +170,7 @@ export class CacheEntry<T, P extends Params = Params> {
     const names = renderEntry(this.cfg.naming, params);
     const counters = this.cfg.naming.versionMode === 'embed' ? await this.#counters(names.versions) : [];
     const key = this.#physical(names, counters);
-    const [raw, pttl] = await Promise.all([this.ctx.store.get(key), this.ctx.store.redis.pttl(key)]);
+    const [raw, pttl] = await Promise.all([this.ctx.store.get(key), this.ctx.store.pttl(key)]);
     const ttlMs = pttl >= 0 ? pttl : undefined;
     const base = { key: names.key, physicalKey: key, ...(ttlMs !== undefined ? { ttlMs } : {}) };
     if (raw === null) return { ...base, state: 'missing' };

@@ -98,6 +98,11 @@ export class CacheStore {
     else await this.#bounded('register', this.#script('register', tag, [member, setTtlMs]));
   }
 
+  /** Remaining TTL in ms (−1 none, −2 no key). */
+  pttl(key: string): Promise<number> {
+    return this.#bounded('PTTL', this.redis.pttl(key));
+  }
+
   unlink(key: string): Promise<number> {
     return this.#bounded('UNLINK', this.redis.unlink(key));
   }

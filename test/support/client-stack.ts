@@ -138,6 +138,9 @@ export async function startWorkerStack(o: WorkerStackOptions): Promise<WorkerSta
   try {
     await postgres.exec(CLIENT_SCHEMA + (o.seedSql ?? ''));
     db = new pg.Pool({ connectionString: postgres.url, max: 20 });
+    // pg-pool's end() resolves before its idle connections have closed; Postgres stopping right after
+    // terminates them, and an idle connection's error is emitted on the pool.
+    db.on('error', () => undefined);
     const prefix = uniqueName('shop');
     const tables = ['customers', 'products', 'orders'] as const;
     const topic = (t: string): string => `${prefix}.inventory.${t}`;

@@ -62,6 +62,7 @@ before(async () => {
   worker.stdout!.on('data', (d: Buffer) => (workerOut += d.toString()));
   worker.stderr!.on('data', (d: Buffer) => (workerOut += d.toString()));
   db = new pg.Pool({ connectionString: stack.postgres.urlFor(STACK_DB), max: 5 });
+  db.on('error', () => undefined); // idle connections terminated when the stack stops
   redis = await appRedis(stack.redisServer.port);
   service = await startCustomerService({ db, redis, mappings, logger: pino({ level: 'silent' }) });
 });

@@ -116,6 +116,20 @@ describe('cache client with the real worker (Kafka, CLI worker, Postgres)', { sk
     assert.ok(stored.kind === 'value' && stored.header.rowVersion === '2');
   });
 
+  it("the worker's delete between the lease and the read: the read sees the new row, and the fill is still rejected (conservative)", async () => {
+    const g = gate();
+    const e = cache.entry<Customer, { id: number }>({ mapping: 'customers', key: 'customer:{id}', id: 'w-leased', load: customerById, hooks: { leased: () => g.wait() } });
+    const pending = e.get({ id: 12 });
+    await g.reached;
+    const since = monitor.commands.length;
+    await stack.update('customers', 12, { version: 2 });
+    await monitor.waitFor(unlinks('customer:12'), { since, what: 'the first delete of customer:12' });
+    g.open();
+    assert.equal((await pending)?.version, 2);
+    assert.equal(await admin.exists('customer:12'), 0);
+    assert.equal(cache.stats()['stale_fills_rejected{w-leased}'], 1);
+  });
+
   it('(the same interleaving without a lease: a plain SET after the second delete leaves version 1 until its TTL)', async () => {
     const old = await customerById({ id: 11 });
     const since = monitor.commands.length;
