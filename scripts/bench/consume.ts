@@ -4,7 +4,7 @@
  * else: no mapping, no Redis, no commits.
  */
 import { decodeDebeziumJson } from '../../src/pipeline/decode/debezium-json.js';
-import type { SourceRecord } from '../../src/pipeline/types.js';
+import type { SourceRecord } from '../../src/domain/types.js';
 import type { MainStream } from './main-stream.js';
 import { NeighbourCpu } from './proc.js';
 import { capAfter, freshGroup, round, type BenchContext } from './util.js';

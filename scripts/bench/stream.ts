@@ -11,7 +11,7 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 export const PARTITION_BUDGET_BYTES = 3.5 * 1024 * 1024;
 export const PARTITIONS_PER_TOPIC = 4;
 /** Topic prefix (Debezium topic.prefix) of every bench topic. */
-export const TOPIC_PREFIX = 'bench';
+export const CDC_INVALIDATOR_TOPIC_PREFIX = 'bench';
 
 const TABLE_NAMES = [
   'customers', 'products', 'orders', 'order_items', 'addresses', 'carts', 'cart_items', 'reviews',
@@ -59,7 +59,7 @@ export function makeTables(schema: string, count: number, mix: MixOptions = DEFA
     return {
       schema,
       table,
-      topic: `${TOPIC_PREFIX}.${schema}.${table}`,
+      topic: `${CDC_INVALIDATOR_TOPIC_PREFIX}.${schema}.${table}`,
       withSchema,
       weight: withSchema ? mix.schemaWeight : 1,
       keyPrefix: `${schema}.${table}`,
@@ -154,7 +154,7 @@ function valueSchema(t: TableSpec): unknown {
       { type: 'int32', optional: false, field: 'version' },
     ],
     optional: true,
-    name: `${TOPIC_PREFIX}.${t.schema}.${t.table}.Value`,
+    name: `${CDC_INVALIDATOR_TOPIC_PREFIX}.${t.schema}.${t.table}.Value`,
     field,
   });
   const str = (field: string, optional = false) => ({ type: 'string', optional, field });
@@ -186,13 +186,13 @@ function valueSchema(t: TableSpec): unknown {
       str('op'), i64('ts_ms', true), i64('ts_us', true), i64('ts_ns', true),
     ],
     optional: false,
-    name: `${TOPIC_PREFIX}.${t.schema}.${t.table}.Envelope`,
+    name: `${CDC_INVALIDATOR_TOPIC_PREFIX}.${t.schema}.${t.table}.Envelope`,
     version: 2,
   };
 }
 
 function keySchema(t: TableSpec): unknown {
-  return { type: 'struct', fields: [{ type: 'int64', optional: false, default: 0, field: 'id' }], optional: false, name: `${TOPIC_PREFIX}.${t.schema}.${t.table}.Key` };
+  return { type: 'struct', fields: [{ type: 'int64', optional: false, default: 0, field: 'id' }], optional: false, name: `${CDC_INVALIDATOR_TOPIC_PREFIX}.${t.schema}.${t.table}.Key` };
 }
 
 interface Row {
@@ -276,7 +276,7 @@ export class ChangeStream {
       source: {
         version: '2.7.3.Final',
         connector: 'postgresql',
-        name: TOPIC_PREFIX,
+        name: CDC_INVALIDATOR_TOPIC_PREFIX,
         ts_ms: tsMs - 3,
         snapshot: 'false',
         db: 'app',

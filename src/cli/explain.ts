@@ -9,6 +9,8 @@ import { formatProblem } from '../mapping/model.js';
 import { recordFromText } from '../mapping/record-input.js';
 import { ConfigError } from '../config/errors.js';
 import { resolveDecoderConfig } from '../config/schema-registry.js';
+import { withDeprecatedEnv } from '../config/settings.js';
+import { addSettings } from './options.js';
 import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
 import { createDecoder, type RecordDecoder } from '../pipeline/decode/format.js';
 import { isRegistryFramed } from '../pipeline/decode/registry-client.js';
@@ -104,45 +106,47 @@ export function explainText(line: ExplainLine): string[] {
 }
 
 interface ExplainOptions {
-  mappings: string;
+  mappings?: string;
   topic?: string;
-  format: string;
+  output?: string;
+  /** Deprecated spelling of --output. */
+  format?: string;
   schemaRegistry?: string;
   schemaRegistryCa?: string;
 }
 
 async function explainCommand(files: string[], opts: ExplainOptions): Promise<number> {
-  if (opts.format !== 'json' && opts.format !== 'text') {
-    console.error(`cdc-invalidator: --format must be json or text, got "${opts.format}"`);
+  const { env, warnings } = withDeprecatedEnv(process.env);
+  for (const w of warnings) console.error(`cdc-invalidator: warning: ${w}`);
+  if (opts.format !== undefined) console.error('cdc-invalidator: warning: explain --format is deprecated: use --output');
+  const output = opts.output ?? opts.format ?? 'json';
+  if (output !== 'json' && output !== 'text') {
+    console.error(`cdc-invalidator: --output: expected json or text, got "${output}"`);
     return EXIT_CONFIG;
   }
   let decode: RecordDecoder;
   try {
     // Registry-framed files need the registry; JSON files never touch it.
-    decode = createDecoder(resolveDecoderConfig({ format: 'auto', schemaRegistry: opts.schemaRegistry, schemaRegistryCa: opts.schemaRegistryCa }, process.env));
+    decode = createDecoder(resolveDecoderConfig({ format: 'auto', schemaRegistry: opts.schemaRegistry, schemaRegistryCa: opts.schemaRegistryCa }, env));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(`cdc-invalidator: ${e.message}`);
     return EXIT_CONFIG;
   }
-  const loaded = await loadMappings(opts.mappings);
+  const loaded = await loadMappings(opts.mappings ?? (env['CDC_INVALIDATOR_MAPPINGS'] || './mappings'));
   for (const p of loaded.problems) console.error(formatProblem(p));
   if (!loaded.set) return EXIT_CONFIG;
   const lines = await explainFiles(files, loaded.set, opts.topic, decode);
   for (const line of lines) {
-    if (opts.format === 'json') console.log(JSON.stringify(line));
+    if (output === 'json') console.log(JSON.stringify(line));
     else console.log(explainText(line).join('\n'));
   }
   return lines.some((l) => l.result === 'error') ? EXIT_FAILURE : EXIT_OK;
 }
 
 export function registerExplain(p: Command, setExit: (code: number) => void): void {
-  p.command('explain <files...>')
-    .description('show what each file (one Kafka record, or its value, as JSON; or a Schema Registry framed value) would invalidate, mapping by mapping and template by template; needs no Kafka or Redis')
-    .option('--mappings <dir>', 'mappings directory', process.env['MAPPINGS_DIR'] ?? './mappings')
-    .option('--topic <name>', 'topic the record came from (routes events that carry no source block)')
-    .option('--format <format>', 'json (one line per file) or text', 'json')
-    .option('--schema-registry <url>', 'Schema Registry for files holding a registry-framed value (Avro, Protobuf, JSON Schema) as written to Kafka (env SCHEMA_REGISTRY_URL)')
-    .option('--schema-registry-ca <file>', 'PEM CA bundle for an https:// registry (env SCHEMA_REGISTRY_CA_FILE)')
-    .action(async (files: string[], opts: ExplainOptions) => setExit(await explainCommand(files, opts)));
+  const cmd = p
+    .command('explain <files...>')
+    .description('show what each file (one Kafka record, or its value, as JSON; or a Schema Registry framed value) would invalidate, mapping by mapping and template by template; needs no Kafka or Redis');
+  addSettings(cmd, 'explain').action(async (files: string[], opts: ExplainOptions) => setExit(await explainCommand(files, opts)));
 }

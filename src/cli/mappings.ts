@@ -1,7 +1,9 @@
+import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
+import { withDeprecatedEnv } from '../config/settings.js';
 import { DatabaseUnavailableError, lintDatabase } from '../mapping/db-lint.js';
 import { junitXml } from '../mapping/junit.js';
 import { loadMappings } from '../mapping/load.js';
@@ -10,7 +12,12 @@ import { formatCaseResult, loadMappingTests, runMappingTests, type CaseResult } 
 
 /** `mappings validate` and `mappings test`. Output goes to stdout (problems, results) and stderr (summaries). */
 
-const defaultDir = (dir?: string): string => dir ?? process.env['MAPPINGS_DIR'] ?? './mappings';
+const defaultDir = (dir?: string): string => {
+  if (dir !== undefined) return dir;
+  const { env, warnings } = withDeprecatedEnv(process.env);
+  for (const w of warnings) if (w.includes('MAPPINGS')) console.error(`cdc-invalidator: warning: ${w}`);
+  return env['CDC_INVALIDATOR_MAPPINGS'] || './mappings';
+};
 
 export interface ValidateOptions {
   readonly database?: string;
@@ -45,9 +52,18 @@ export async function validateCommand(dir: string, opts: ValidateOptions = {}): 
   return EXIT_OK;
 }
 
-async function writeReport(file: string, results: readonly CaseResult[], problems: readonly Problem[]): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, junitXml({ results, problems }));
+/** Writes the JUnit report; false (after saying why) when the file cannot be written. */
+async function writeReport(file: string, results: readonly CaseResult[], problems: readonly Problem[]): Promise<boolean> {
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, junitXml({ results, problems }));
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EISDIR' ? 'is a directory' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent of it is a file, not a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    console.error(`cdc-invalidator: --junit-report ${file}: cannot write the report: ${why}`);
+    return false;
+  }
 }
 
 export interface TestOptions {
@@ -68,12 +84,12 @@ export async function testCommand(dir: string, opts: TestOptions = {}): Promise<
   for (const p of tests.problems) console.log(formatProblem(p));
   const testErrors = tests.problems.filter((p) => p.severity === 'error');
 
-  const summary = await runMappingTests(tests, loaded.set);
+  const summary = await runMappingTests(tests, loaded.set, decodeDebeziumJson);
   for (const r of summary.results) console.log(formatCaseResult(r).join('\n'));
   for (const m of summary.unexercised) {
     console.log(formatProblem({ ...m.pos, severity: 'warning', message: `mapping "${m.name}" is not exercised: no test case fires it` }));
   }
-  if (opts.junitReport) await writeReport(opts.junitReport, summary.results, testErrors);
+  if (opts.junitReport && !(await writeReport(opts.junitReport, summary.results, testErrors))) return EXIT_CONFIG;
 
   const invalid = tests.found.length - tests.files.length;
   console.error(

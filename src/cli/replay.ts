@@ -1,18 +1,18 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
-import { resolveRunConfig, type RunFlags } from '../config/run-config.js';
+import { resolveOffsetsConfig, resolveReplayConfig, type RunFlags } from '../config/run-config.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
 import { RedisSink } from '../pipeline/sink/redis-sink.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
-import { CHANGE_OPS, type ChangeOp } from '../pipeline/types.js';
+import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
 import { executeReset, planReset, showOffsets, type ResetTarget } from '../replay/offsets.js';
 import { parsePosition, type Position } from '../replay/positions.js';
 import { runReplay } from '../replay/replay.js';
 import { createDecoder } from '../pipeline/decode/format.js';
 import { createLogger } from '../telemetry/logger.js';
-import { topicsForPrefix } from '../pipeline/source/topics.js';
-import { withKafkaSecurityOptions, withRedisOptions } from './options.js';
+import { topicsForPrefix } from '../domain/types.js';
+import { addSettings } from './options.js';
 
 interface ReplayFlags extends RunFlags {
   from: string;
@@ -21,6 +21,12 @@ interface ReplayFlags extends RunFlags {
   ops?: string;
   dryRun?: boolean;
   maxRate?: string;
+}
+
+/** `--shift-by`: a whole number of records, negative to move back. */
+function shiftBy(value: string): bigint {
+  if (!/^[+-]?\d+$/.test(value.trim())) throw new ConfigError(`--shift-by: expected a whole number of records (negative: back), got "${value}"`);
+  return BigInt(value.trim());
 }
 
 function position(value: string, flag: string): Position {
@@ -36,7 +42,7 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
   let from: Position;
   let to: Position;
   try {
-    config = resolveRunConfig(flags);
+    config = resolveReplayConfig(flags);
     from = position(flags.from, '--from');
     to = position(flags.to, '--to');
   } catch (e) {
@@ -47,6 +53,7 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
     throw e;
   }
   const logger = createLogger({ level: config.logLevel, destination: 2 });
+  for (const w of config.warnings) logger.warn(w);
   const loaded = await loadMappings(config.mappingsDir);
   for (const p of loaded.problems) console.error(formatProblem(p));
   if (!loaded.set) return EXIT_CONFIG;
@@ -107,19 +114,20 @@ async function offsetsCommand(action: 'show' | 'reset', flags: OffsetsFlags): Pr
   let config;
   let target: ResetTarget | undefined;
   try {
-    config = resolveRunConfig(flags);
+    config = resolveOffsetsConfig(flags);
     if (action === 'reset') {
       if ((flags.to === undefined) === (flags.shiftBy === undefined)) throw new ConfigError('reset: give exactly one of --to and --shift-by');
-      target = flags.to !== undefined ? { kind: 'position', position: position(flags.to, '--to') } : { kind: 'shift', by: BigInt(flags.shiftBy!) };
+      target = flags.to !== undefined ? { kind: 'position', position: position(flags.to, '--to') } : { kind: 'shift', by: shiftBy(flags.shiftBy!) };
     }
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof SyntaxError) {
+    if (e instanceof ConfigError) {
       console.error(`cdc-invalidator: ${e.message}`);
       return EXIT_CONFIG;
     }
     throw e;
   }
   const logger = createLogger({ level: config.logLevel, destination: 2 });
+  for (const w of config.warnings) logger.warn(w);
   const admin = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-offsets', security: config.kafkaSecurity }, logger).admin();
   await admin.connect();
   try {
@@ -161,49 +169,13 @@ async function offsetsCommand(action: 'show' | 'reset', flags: OffsetsFlags): Pr
   }
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-function connectionOptions(cmd: Command): Command {
-  cmd
-    .option('--brokers <list>', 'Kafka bootstrap servers (env KAFKA_BROKERS)')
-    .option('--topics <list|/regex/>', 'topics (env KAFKA_TOPICS)')
-    .option('--topic-prefix <prefix>', 'Debezium topic.prefix (env TOPIC_PREFIX)')
-    .option('--mappings <dir>', 'mappings directory (env MAPPINGS_DIR)')
-    .option('--log-level <level>', 'log level (env LOG_LEVEL)')
-    .addOption(new Option('--session-timeout <duration>').hideHelp())
-    .addOption(new Option('--heartbeat-interval <duration>').hideHelp())
-    .addOption(new Option('--rebalance-timeout <duration>').hideHelp());
-  return withKafkaSecurityOptions(cmd);
-}
-
 export function registerReplay(program: Command, setExit: (code: number) => void): void {
-  withRedisOptions(
-    connectionOptions(
-      program
-        .command('replay')
-        .description('re-invalidate the keys of a window of change events (own reader; the live group is untouched)'),
-    ).option('--redis <url>', 'Redis URL (env REDIS_URL)'),
-  )
-    .option('--from <position>', 'earliest | latest | now | ISO time | duration ago (2h) | p:offset,…', 'earliest')
-    .option('--to <position>', 'same forms; the window ends before it', 'latest')
-    .option('--mapping <name>', 'apply only this mapping (repeatable)', collect)
-    .option('--ops <list>', 'also fire on these ops, e.g. r to replay snapshot reads')
-    .option('--dry-run', 'count events and distinct keys, print a sample; touch nothing')
-    .option('--max-rate <keys/s>', 'at most this many keys per second to Redis')
-    .option('--second-delete-delay <duration>', 'second delete delay (0 = off)')
-    .option('--format <format>', 'json, avro or auto (env VALUE_FORMAT, default auto)')
-    .option('--schema-registry <url>', 'Schema Registry URL (env SCHEMA_REGISTRY_URL)')
-    .option('--schema-registry-ca <file>', 'PEM CA bundle for an https:// registry (env SCHEMA_REGISTRY_CA_FILE)')
-    .action(async (flags: ReplayFlags) => setExit(await replayCommand(flags)));
+  const replay = program.command('replay').description('re-invalidate the keys of a window of change events (own reader; the live group is untouched)');
+  addSettings(replay, 'replay').action(async (flags: ReplayFlags) => setExit(await replayCommand(flags)));
 
   const offsets = program.command('offsets').description("the live group's offsets");
-  connectionOptions(offsets.command('show').description('committed offset, end offset and lag per partition'))
-    .option('--group <id>', 'consumer group (env KAFKA_GROUP_ID)')
-    .action(async (flags: OffsetsFlags) => setExit(await offsetsCommand('show', flags)));
-  connectionOptions(offsets.command('reset').description('plan (and with --execute apply) new committed offsets; refuses while the group has members'))
-    .option('--group <id>', 'consumer group (env KAFKA_GROUP_ID)')
-    .option('--to <position>', 'earliest | latest | ISO time | duration ago | p:offset,…')
-    .option('--shift-by <n>', 'move every partition by n (negative: back)')
-    .option('--execute', 'apply the plan')
-    .action(async (flags: OffsetsFlags) => setExit(await offsetsCommand('reset', flags)));
+  const show = offsets.command('show').description('committed offset, end offset and lag per partition');
+  addSettings(show, 'offsets').action(async (flags: OffsetsFlags) => setExit(await offsetsCommand('show', flags)));
+  const reset = offsets.command('reset').description('plan (and with --execute apply) new committed offsets; refuses while the group has members');
+  addSettings(addSettings(reset, 'offsets'), 'offsets reset').action(async (flags: OffsetsFlags) => setExit(await offsetsCommand('reset', flags)));
 }

@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
-import type { RunFlags } from '../config/run-config.js';
+import { resolveTapConfig, type RunFlags } from '../config/run-config.js';
+import { integerValue } from '../config/values.js';
 import { configOrReport } from './config.js';
-import { withKafkaSecurityOptions } from './options.js';
+import { addSettings } from './options.js';
 import { evaluate } from '../mapping/evaluate.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
 import { createDecoder } from '../pipeline/decode/format.js';
 import { DecodeError } from '../pipeline/decode/errors.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
-import { topicsForPrefix } from '../pipeline/source/topics.js';
+import { topicsForPrefix } from '../domain/types.js';
 import { createLogger } from '../telemetry/logger.js';
 
 interface TapFlags extends RunFlags {
@@ -24,13 +25,11 @@ interface TapFlags extends RunFlags {
  * per event with what it would invalidate. Notices go to stderr.
  */
 async function tapCommand(flags: TapFlags): Promise<number> {
-  const config = configOrReport(flags);
+  const config = configOrReport(() => resolveTapConfig(flags));
   if (!config) return EXIT_CONFIG;
-  const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
-  if (!(limit > 0)) {
-    console.error('cdc-invalidator: --limit: expected a positive number');
-    return EXIT_CONFIG;
-  }
+  const limit = flags.limit === undefined ? Infinity : configOrReport(() => integerValue(flags.limit!, '--limit', 1, Number.MAX_SAFE_INTEGER));
+  if (limit === undefined) return EXIT_CONFIG;
+  for (const w of config.warnings) console.error(`cdc-invalidator: warning: ${w}`);
   const loaded = await loadMappings(config.mappingsDir);
   for (const p of loaded.problems) console.error(formatProblem(p));
   if (!loaded.set) return EXIT_CONFIG;
@@ -86,18 +85,6 @@ async function tapCommand(flags: TapFlags): Promise<number> {
 export function registerTap(program: Command, setExit: (code: number) => void): void {
   const cmd = program
     .command('tap')
-    .description('print what the newest change events would invalidate (read-only; joins no live group, commits nothing)')
-    .option('--brokers <list>', 'Kafka bootstrap servers (env KAFKA_BROKERS)')
-    .option('--topics <list|/regex/>', 'topics (env KAFKA_TOPICS)')
-    .option('--topic-prefix <prefix>', 'Debezium topic.prefix (env TOPIC_PREFIX)')
-    .option('--mappings <dir>', 'mappings directory (env MAPPINGS_DIR)')
-    .option('--table <schema.table>', 'only events of this table')
-    .option('--limit <n>', 'stop after n events')
-    .option('--session-timeout <duration>', 'group session timeout')
-    .option('--heartbeat-interval <duration>', 'group heartbeat interval')
-    .option('--rebalance-timeout <duration>', 'group rebalance timeout')
-    .option('--format <format>', 'json, avro or auto (env VALUE_FORMAT, default auto)')
-    .option('--schema-registry <url>', 'Schema Registry URL (env SCHEMA_REGISTRY_URL)')
-    .option('--schema-registry-ca <file>', 'PEM CA bundle for an https:// registry (env SCHEMA_REGISTRY_CA_FILE)');
-  withKafkaSecurityOptions(cmd).action(async (flags: TapFlags) => setExit(await tapCommand(flags)));
+    .description('print what the newest change events would invalidate (read-only; joins no live group, commits nothing)');
+  addSettings(cmd, 'tap').action(async (flags: TapFlags) => setExit(await tapCommand(flags)));
 }

@@ -6,3 +6,5 @@ export class ConfigError extends Error {
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_CONFIG = 78;
+/** A usage error: an unknown command or flag, a missing argument (EX_USAGE). */
+export const EXIT_USAGE = 64;

@@ -56,34 +56,34 @@ function mechanism(value: string, flag: string): SaslMechanism {
 
 function resolveSasl(flags: KafkaSecurityFlags, env: NodeJS.ProcessEnv): KafkaSasl | undefined {
   const fromFlag = nonEmpty(flags.kafkaSaslMechanism);
-  const raw = fromFlag ?? nonEmpty(env['KAFKA_SASL_MECHANISM']);
-  const where = fromFlag !== undefined ? '--kafka-sasl-mechanism' : 'KAFKA_SASL_MECHANISM';
-  const username = secretFromEnv(env, 'KAFKA_SASL_USERNAME');
-  const password = secretFromEnv(env, 'KAFKA_SASL_PASSWORD');
+  const raw = fromFlag ?? nonEmpty(env['CDC_INVALIDATOR_KAFKA_SASL_MECHANISM']);
+  const where = fromFlag !== undefined ? '--kafka-sasl-mechanism' : 'CDC_INVALIDATOR_KAFKA_SASL_MECHANISM';
+  const username = secretFromEnv(env, 'CDC_INVALIDATOR_KAFKA_SASL_USERNAME');
+  const password = secretFromEnv(env, 'CDC_INVALIDATOR_KAFKA_SASL_PASSWORD');
   if (raw === undefined) {
     if (username !== undefined || password !== undefined) {
       throw new ConfigError(
-        `KAFKA_SASL_${password !== undefined ? 'PASSWORD' : 'USERNAME'} is set but no SASL mechanism: give --kafka-sasl-mechanism (KAFKA_SASL_MECHANISM) ${SASL_MECHANISMS.join('|')}`,
+        `CDC_INVALIDATOR_KAFKA_SASL_${password !== undefined ? 'PASSWORD' : 'USERNAME'} is set but no SASL mechanism: give --kafka-sasl-mechanism (CDC_INVALIDATOR_KAFKA_SASL_MECHANISM) ${SASL_MECHANISMS.join('|')}`,
       );
     }
     return undefined;
   }
   const m = mechanism(raw, where);
-  const missing = [username === undefined ? 'KAFKA_SASL_USERNAME' : '', password === undefined ? 'KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE)' : ''].filter(Boolean);
+  const missing = [username === undefined ? 'CDC_INVALIDATOR_KAFKA_SASL_USERNAME' : '', password === undefined ? 'CDC_INVALIDATOR_KAFKA_SASL_PASSWORD (or CDC_INVALIDATOR_KAFKA_SASL_PASSWORD_FILE)' : ''].filter(Boolean);
   if (missing.length) throw new ConfigError(`${where}=${m} needs ${missing.join(' and ')}`);
   return Object.freeze({ mechanism: m, username: username!, password: password! });
 }
 
 function resolveTls(flags: KafkaSecurityFlags, env: NodeJS.ProcessEnv): KafkaTls | undefined {
-  const ca = fileFromEnv(env, 'KAFKA_TLS_CA_FILE', nonEmpty(flags.kafkaTlsCa));
-  const cert = fileFromEnv(env, 'KAFKA_TLS_CERT_FILE', nonEmpty(flags.kafkaTlsCert));
-  const key = fileFromEnv(env, 'KAFKA_TLS_KEY_FILE', nonEmpty(flags.kafkaTlsKey));
-  const passphrase = secretFromEnv(env, 'KAFKA_TLS_KEY_PASSWORD');
-  const servername = nonEmpty(flags.kafkaTlsServername) ?? nonEmpty(env['KAFKA_TLS_SERVERNAME']);
-  if (cert && !key) throw new ConfigError('--kafka-tls-cert (KAFKA_TLS_CERT_FILE) needs --kafka-tls-key (KAFKA_TLS_KEY_FILE): a client certificate without its key');
-  if (key && !cert) throw new ConfigError('--kafka-tls-key (KAFKA_TLS_KEY_FILE) needs --kafka-tls-cert (KAFKA_TLS_CERT_FILE): a client key without its certificate');
-  if (passphrase !== undefined && !key) throw new ConfigError('KAFKA_TLS_KEY_PASSWORD is set but there is no client key (--kafka-tls-key, KAFKA_TLS_KEY_FILE)');
-  const explicit = flags.kafkaTls ?? bool(env['KAFKA_TLS'] ?? '', 'KAFKA_TLS');
+  const ca = fileFromEnv(env, 'CDC_INVALIDATOR_KAFKA_TLS_CA', nonEmpty(flags.kafkaTlsCa));
+  const cert = fileFromEnv(env, 'CDC_INVALIDATOR_KAFKA_TLS_CERT', nonEmpty(flags.kafkaTlsCert));
+  const key = fileFromEnv(env, 'CDC_INVALIDATOR_KAFKA_TLS_KEY', nonEmpty(flags.kafkaTlsKey));
+  const passphrase = secretFromEnv(env, 'CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD');
+  const servername = nonEmpty(flags.kafkaTlsServername) ?? nonEmpty(env['CDC_INVALIDATOR_KAFKA_TLS_SERVERNAME']);
+  if (cert && !key) throw new ConfigError('--kafka-tls-cert (CDC_INVALIDATOR_KAFKA_TLS_CERT) needs --kafka-tls-key (CDC_INVALIDATOR_KAFKA_TLS_KEY): a client certificate without its key');
+  if (key && !cert) throw new ConfigError('--kafka-tls-key (CDC_INVALIDATOR_KAFKA_TLS_KEY) needs --kafka-tls-cert (CDC_INVALIDATOR_KAFKA_TLS_CERT): a client key without its certificate');
+  if (passphrase !== undefined && !key) throw new ConfigError('CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD is set but there is no client key (--kafka-tls-key, CDC_INVALIDATOR_KAFKA_TLS_KEY)');
+  const explicit = flags.kafkaTls ?? bool(env['CDC_INVALIDATOR_KAFKA_TLS'] ?? '', 'CDC_INVALIDATOR_KAFKA_TLS');
   // A CA, a client certificate or a server name only make sense over TLS: they turn it on.
   if (!explicit && !ca && !cert && servername === undefined) return undefined;
   return Object.freeze({

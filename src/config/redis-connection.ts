@@ -1,22 +1,7 @@
 import { ConfigError } from './errors.js';
 import { fileFromEnv, secretFromEnv } from './secrets.js';
 
-/** The Redis settings of `run` and `replay` beyond `--redis` itself (rows of RUN_SETTINGS). */
-export const REDIS_SETTINGS = [
-  ['--redis-cluster', 'REDIS_CLUSTER', 'false', 'Redis Cluster: --redis is a comma-separated list of seed URLs'],
-  ['--redis-sentinels', 'REDIS_SENTINELS', '', 'Redis Sentinel: host:port of the sentinels, comma-separated (with --redis-sentinel-master)'],
-  ['--redis-sentinel-master', 'REDIS_SENTINEL_MASTER', '', 'the master name the sentinels monitor'],
-  ['--redis-wait-replicas', 'REDIS_WAIT_REPLICAS', '0', 'replicas each delete pass must reach (Redis WAIT) before it counts as done; 0 = off'],
-  ['--redis-tls-ca', 'REDIS_TLS_CA_FILE', '', 'PEM CA bundle Redis certificates are verified with (turns TLS on)'],
-  ['--redis-tls-cert', 'REDIS_TLS_CERT_FILE', '', 'PEM client certificate for Redis (with --redis-tls-key; turns TLS on)'],
-  ['--redis-tls-key', 'REDIS_TLS_KEY_FILE', '', 'PEM private key of the client certificate'],
-  ['', 'REDIS_USERNAME', '', 'Redis ACL user (or REDIS_USERNAME_FILE: a file holding it); default: the user in --redis, else "default"'],
-  ['', 'REDIS_PASSWORD', '', 'Redis password, or REDIS_PASSWORD_FILE: a file holding it (never a flag)'],
-  ['', 'REDIS_SENTINEL_USERNAME', '', 'ACL user on the sentinels (or REDIS_SENTINEL_USERNAME_FILE)'],
-  ['', 'REDIS_SENTINEL_PASSWORD', '', 'password on the sentinels, or REDIS_SENTINEL_PASSWORD_FILE'],
-] as const;
-
-/** The flags of REDIS_SETTINGS as commander hands them over. */
+/** The Redis flags of `run` and `replay` as commander hands them over (src/config/settings.ts). */
 export interface RedisFlags {
   redisCluster?: boolean;
   redisSentinels?: string;
@@ -121,7 +106,7 @@ function boolSetting(flag: boolean | undefined, env: NodeJS.ProcessEnv, name: st
 /** One credential: from the URL(s) or from the environment, not both. */
 function credential(fromUrl: string | undefined, env: NodeJS.ProcessEnv, name: string): string | undefined {
   const fromEnv = secretFromEnv(env, name);
-  if (fromUrl !== undefined && fromEnv !== undefined) throw new ConfigError(`--redis carries a ${name === 'REDIS_PASSWORD' ? 'password' : 'user name'} and ${name} is set too; give one (prefer ${name} or ${name}_FILE)`);
+  if (fromUrl !== undefined && fromEnv !== undefined) throw new ConfigError(`--redis carries a ${name === 'CDC_INVALIDATOR_REDIS_PASSWORD' ? 'password' : 'user name'} and ${name} is set too; give one (prefer ${name} or ${name}_FILE)`);
   return fromEnv ?? fromUrl;
 }
 
@@ -131,16 +116,16 @@ function credential(fromUrl: string | undefined, env: NodeJS.ProcessEnv, name: s
  * Throws ConfigError naming the flag or variable at fault.
  */
 export function resolveRedisConnection(redis: string, flags: RedisFlags, env: NodeJS.ProcessEnv): RedisConnection {
-  const cluster = boolSetting(flags.redisCluster, env, 'REDIS_CLUSTER');
-  const sentinelList = pick(flags.redisSentinels, env, 'REDIS_SENTINELS');
-  const masterName = pick(flags.redisSentinelMaster, env, 'REDIS_SENTINEL_MASTER');
+  const cluster = boolSetting(flags.redisCluster, env, 'CDC_INVALIDATOR_REDIS_CLUSTER');
+  const sentinelList = pick(flags.redisSentinels, env, 'CDC_INVALIDATOR_REDIS_SENTINELS');
+  const masterName = pick(flags.redisSentinelMaster, env, 'CDC_INVALIDATOR_REDIS_SENTINEL_MASTER');
   if (cluster && sentinelList) throw new ConfigError('--redis-cluster and --redis-sentinels exclude each other');
-  if (sentinelList && !masterName) throw new ConfigError('--redis-sentinels needs --redis-sentinel-master (env REDIS_SENTINEL_MASTER)');
-  if (masterName && !sentinelList) throw new ConfigError('--redis-sentinel-master needs --redis-sentinels (env REDIS_SENTINELS)');
+  if (sentinelList && !masterName) throw new ConfigError('--redis-sentinels needs --redis-sentinel-master (env CDC_INVALIDATOR_REDIS_SENTINEL_MASTER)');
+  if (masterName && !sentinelList) throw new ConfigError('--redis-sentinel-master needs --redis-sentinels (env CDC_INVALIDATOR_REDIS_SENTINELS)');
 
   const urls = redis.split(',').map((s) => s.trim()).filter(Boolean);
   if (urls.length === 0) throw new ConfigError('--redis: no URL given');
-  if (urls.length > 1 && !cluster) throw new ConfigError('--redis: a list of URLs needs --redis-cluster (env REDIS_CLUSTER=true)');
+  if (urls.length > 1 && !cluster) throw new ConfigError('--redis: a list of URLs needs --redis-cluster (env CDC_INVALIDATOR_REDIS_CLUSTER=true)');
   const parsed = urls.map((u, i) => parseUrl(u, urls.length > 1 ? `--redis (entry ${i + 1})` : '--redis'));
   const first = parsed[0]!;
   if (parsed.some((p) => p.tls !== first.tls)) throw new ConfigError('--redis: mix of redis:// and rediss:// seeds; use one scheme');
@@ -148,10 +133,10 @@ export function resolveRedisConnection(redis: string, flags: RedisFlags, env: No
   const urlPassword = parsed.find((p) => p.password !== undefined)?.password;
   if (cluster && parsed.some((p) => p.db !== 0)) throw new ConfigError('--redis: Redis Cluster has only database 0');
 
-  const ca = fileFromEnv(env, 'REDIS_TLS_CA_FILE', flags.redisTlsCa);
-  const cert = fileFromEnv(env, 'REDIS_TLS_CERT_FILE', flags.redisTlsCert);
-  const key = fileFromEnv(env, 'REDIS_TLS_KEY_FILE', flags.redisTlsKey);
-  if ((cert === undefined) !== (key === undefined)) throw new ConfigError('--redis-tls-cert and --redis-tls-key (REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE) go together');
+  const ca = fileFromEnv(env, 'CDC_INVALIDATOR_REDIS_TLS_CA', flags.redisTlsCa);
+  const cert = fileFromEnv(env, 'CDC_INVALIDATOR_REDIS_TLS_CERT', flags.redisTlsCert);
+  const key = fileFromEnv(env, 'CDC_INVALIDATOR_REDIS_TLS_KEY', flags.redisTlsKey);
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError('--redis-tls-cert and --redis-tls-key (CDC_INVALIDATOR_REDIS_TLS_CERT, CDC_INVALIDATOR_REDIS_TLS_KEY) go together');
   const tlsOn = first.tls || ca !== undefined || cert !== undefined;
   const tls: RedisTls | undefined = tlsOn ? Object.freeze({ ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) }) : undefined;
 
@@ -163,15 +148,15 @@ export function resolveRedisConnection(redis: string, flags: RedisFlags, env: No
       sentinels: Object.freeze(endpoints(sentinelList, '--redis-sentinels')),
       masterName,
       db: first.db,
-      sentinelUsername: secretFromEnv(env, 'REDIS_SENTINEL_USERNAME'),
-      sentinelPassword: secretFromEnv(env, 'REDIS_SENTINEL_PASSWORD'),
+      sentinelUsername: secretFromEnv(env, 'CDC_INVALIDATOR_REDIS_SENTINEL_USERNAME'),
+      sentinelPassword: secretFromEnv(env, 'CDC_INVALIDATOR_REDIS_SENTINEL_PASSWORD'),
     };
   } else topology = { kind: 'standalone', endpoint: first.endpoint, db: first.db };
 
   return Object.freeze({
     topology: Object.freeze(topology),
-    username: credential(urlUser, env, 'REDIS_USERNAME'),
-    password: credential(urlPassword, env, 'REDIS_PASSWORD'),
+    username: credential(urlUser, env, 'CDC_INVALIDATOR_REDIS_USERNAME'),
+    password: credential(urlPassword, env, 'CDC_INVALIDATOR_REDIS_PASSWORD'),
     tls,
   });
 }

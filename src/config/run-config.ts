@@ -1,7 +1,9 @@
-import { parseTopicsFlag, type TopicSelection } from '../pipeline/source/topics.js';
-import { parseDuration } from '../util/duration.js';
+import type { TopicSelection } from '../domain/types.js';
+import { parseTopicsFlag } from './topics.js';
 import { ConfigError } from './errors.js';
-import { describeRedisConnection, REDIS_SETTINGS, resolveRedisConnection, type RedisConnection, type RedisFlags } from './redis-connection.js';
+import { attributeName, envName, findSetting, withDeprecatedEnv } from './settings.js';
+import { parseTolerance, type PoisonTolerance, boolValue, brokerList, DURATION_RANGES, durationValue, integerValue, oneOf, topicName } from './values.js';
+import { describeRedisConnection, resolveRedisConnection, type RedisConnection, type RedisFlags } from './redis-connection.js';
 import { describeSchemaRegistry, resolveDecoderConfig, type SchemaRegistryConfig, type ValueFormat } from './schema-registry.js';
 import { describeKafkaSecurity, resolveKafkaSecurity, type KafkaSecurity, type KafkaSecurityFlags } from './kafka-security.js';
 
@@ -58,6 +60,8 @@ export interface RunConfig {
   /** Topology, credentials and TLS of Redis (secrets inside: log describeConfig, never this). */
   readonly redis: RedisConnection;
   readonly onError: 'dlq' | 'fail';
+  /** The poison breaker (src/pipeline/poison/breaker.ts). */
+  readonly poisonTolerance: PoisonTolerance;
   readonly dlqTopic: string;
   readonly maxRecordBytes: number;
   /** json, avro (registry-framed: Avro, Protobuf, JSON Schema) or auto (told apart per record). */
@@ -70,157 +74,223 @@ export interface RunConfig {
   readonly kafkaSecurity: KafkaSecurity;
   /** Key names and row values may appear in debug logs (they can hold user data). */
   readonly logKeys: boolean;
+  /** Deprecated names in use (the caller logs them once). */
+  readonly warnings: readonly string[];
 }
 
-/** Flag, environment variable and default of every `run` setting: the README's table comes from here. */
-export const RUN_SETTINGS = [
-  ['--brokers', 'KAFKA_BROKERS', 'localhost:9092', 'Kafka bootstrap servers, comma-separated'],
-  ['--group', 'KAFKA_GROUP_ID', 'cdc-invalidator', 'consumer group id'],
-  ['--topics', 'KAFKA_TOPICS', '', 'topics: a comma-separated list or /regex/'],
-  ['--topic-prefix', 'TOPIC_PREFIX', '', "Debezium topic.prefix: subscribes to <prefix>.<schema>.<table> of every mapped table"],
-  ['--redis', 'REDIS_URL', 'redis://localhost:6379', 'Redis URL (redis:// or rediss://)'],
-  ['--mappings', 'MAPPINGS_DIR', './mappings', 'directory of mapping files'],
-  ['--second-delete-delay', 'SECOND_DELETE_DELAY', '1000ms', 'delay of the second delete (ms or 1500ms, 2s); 0 turns it off'],
-  ['--from-beginning', 'FROM_BEGINNING', 'false', 'where the group has no committed offset, start at the earliest (else the latest)'],
-  ['--log-level', 'LOG_LEVEL', 'info', 'fatal, error, warn, info, debug, trace, silent'],
-  ['--concurrency', 'CONCURRENCY', '4', 'partitions processed concurrently'],
-  ['--commit-interval', 'COMMIT_INTERVAL', '200ms', 'least time between two offset commits'],
-  ['--shutdown-grace', 'SHUTDOWN_GRACE', '10s', 'time to drain on SIGTERM before pending work is abandoned (uncommitted)'],
-  ['--session-timeout', 'KAFKA_SESSION_TIMEOUT', '30s', 'consumer group session timeout'],
-  ['--heartbeat-interval', 'KAFKA_HEARTBEAT_INTERVAL', '3s', 'consumer group heartbeat interval'],
-  ['--rebalance-timeout', 'KAFKA_REBALANCE_TIMEOUT', '60s', 'consumer group rebalance timeout'],
-  ['--fetch-max-wait', 'KAFKA_FETCH_MAX_WAIT', '500ms', 'longest time a fetch waits for new records (Kafka answers earlier as soon as there are some)'],
-  ['--redis-timeout', 'REDIS_COMMAND_TIMEOUT', '5s', 'a Redis call not answered in this time fails and is retried'],
-  ...REDIS_SETTINGS,
-  ['--on-error', 'ON_ERROR', 'dlq', 'a poison record: dlq (park it in the dead-letter topic, go on) or fail (stop before it, exit 1)'],
-  ['--dlq-topic', 'DLQ_TOPIC', '<group>.dlq', 'the dead-letter topic'],
-  ['--max-record-bytes', 'MAX_RECORD_BYTES', '8388608', 'a record value larger than this is poison (too_large)'],
-  ['--format', 'VALUE_FORMAT', 'auto', 'json, avro (Schema Registry framed: Avro, Protobuf, JSON Schema) or auto (framed values through the registry, the rest as JSON)'],
-  ['--schema-registry', 'SCHEMA_REGISTRY_URL', '', 'Confluent-compatible Schema Registry URL (needed by --format avro)'],
-  ['', 'SCHEMA_REGISTRY_USERNAME', '', 'Schema Registry basic-auth user (or SCHEMA_REGISTRY_USERNAME_FILE)'],
-  ['', 'SCHEMA_REGISTRY_PASSWORD', '', 'Schema Registry basic-auth password, or SCHEMA_REGISTRY_PASSWORD_FILE (never a flag)'],
-  ['--schema-registry-ca', 'SCHEMA_REGISTRY_CA_FILE', '', 'PEM CA bundle for an https:// registry (default: the system CAs)'],
-  ['--schema-registry-timeout', 'SCHEMA_REGISTRY_TIMEOUT', '5s', 'a registry lookup not answered in this time is retried (the partition waits)'],
-  ['--health-port', 'HEALTH_PORT', '0', 'port of the HTTP server with /livez, /readyz and /metrics (0 = none)'],
-  ['--kafka-sasl-mechanism', 'KAFKA_SASL_MECHANISM', '', 'Kafka SASL: plain, scram-sha-256 or scram-sha-512 (empty = no SASL)'],
-  ['', 'KAFKA_SASL_USERNAME', '', 'Kafka SASL user (or KAFKA_SASL_USERNAME_FILE: a file holding it)'],
-  ['', 'KAFKA_SASL_PASSWORD', '', 'Kafka SASL password, or KAFKA_SASL_PASSWORD_FILE: a file holding it (never a flag)'],
-  ['--kafka-tls', 'KAFKA_TLS', 'false', 'TLS to the brokers (a CA, client certificate or server name turns it on too)'],
-  ['--kafka-tls-ca', 'KAFKA_TLS_CA_FILE', '', 'PEM CA bundle the broker certificates are checked against (default: the system CAs)'],
-  ['--kafka-tls-cert', 'KAFKA_TLS_CERT_FILE', '', 'PEM client certificate (mutual TLS); needs --kafka-tls-key'],
-  ['--kafka-tls-key', 'KAFKA_TLS_KEY_FILE', '', 'PEM private key of the client certificate'],
-  ['', 'KAFKA_TLS_KEY_PASSWORD', '', 'passphrase of an encrypted client key, or KAFKA_TLS_KEY_PASSWORD_FILE'],
-  ['--kafka-tls-servername', 'KAFKA_TLS_SERVERNAME', '', 'TLS server name (SNI, certificate check) when it differs from the broker host'],
-  ['--log-keys', 'LOG_KEYS', 'false', 'allow cache key names and row values in debug logs (they may hold user data)'],
-] as const;
+/** A setting's value and where it came from (a flag, an environment variable, the default). */
+export interface SettingValue {
+  readonly value: string;
+  /** `--flag`, the variable's name, or `default` — what a message about a bad value names. */
+  readonly source: string;
+  readonly isDefault: boolean;
+}
 
-/** A flag of `run`. */
-export type RunSettingFlag = (typeof RUN_SETTINGS)[number][0];
+/** Reads settings from flags over environment over the table's defaults. */
+export class SettingReader {
+  readonly warnings: string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly #aliasOf: Map<string, string>;
+
+  constructor(readonly flags: object, env: NodeJS.ProcessEnv) {
+    const normalized = withDeprecatedEnv(env);
+    this.env = normalized.env;
+    this.warnings = normalized.warnings;
+    this.#aliasOf = normalized.aliasOf;
+  }
+
+  get(name: string): SettingValue {
+    const setting = findSetting(name);
+    const flag = (this.flags as Record<string, unknown>)[attributeName(name)];
+    if (flag !== undefined) return { value: String(flag), source: `--${name}`, isDefault: false };
+    if (setting.env) {
+      const variable = envName(setting);
+      const v = this.env[variable];
+      if (v !== undefined && v.trim() !== '') return { value: v.trim(), source: this.#aliasOf.get(variable) ?? variable, isDefault: false };
+    }
+    return { value: setting.default, source: `--${name}`, isDefault: true };
+  }
+
+  text(name: string): string {
+    return this.get(name).value;
+  }
+
+  /** A message part naming the value and where it came from: `--heartbeat-interval 3s (the default)`. */
+  describe(name: string): string {
+    const v = this.get(name);
+    return v.isDefault ? `--${name} ${v.value} (the default)` : `${v.source} ${v.value}`;
+  }
+
+  bool(name: string): boolean {
+    const v = this.get(name);
+    return boolValue(v.value, v.source);
+  }
+
+  duration(name: keyof typeof DURATION_RANGES): number {
+    const v = this.get(name);
+    const [min, max] = DURATION_RANGES[name];
+    return durationValue(v.value, v.source, min, max);
+  }
+
+  integer(name: string, min: number, max: number): number {
+    const v = this.get(name);
+    return integerValue(v.value, v.source, min, max);
+  }
+}
+
+function tolerance(r: SettingReader): PoisonTolerance {
+  const v = r.get('poison-tolerance');
+  const t = parseTolerance(v.value);
+  if (!t) throw new ConfigError(`${v.source}: expected none, all or a ratio between 0 and 1 (e.g. 0.5), got "${v.value}"`);
+  return t;
+}
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function pick(flag: string | undefined, env: NodeJS.ProcessEnv, name: string, fallback: string): string {
-  const fromEnv = env[name];
-  return flag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : fallback);
+function port(r: SettingReader, name: string): number {
+  const v = r.get(name);
+  return integerValue(v.value, v.source, 0, 65_535);
 }
 
-function duration(value: string, flag: string): number {
+/** The topic selection: exactly one of --topics and --topic-prefix. */
+function topicSelection(r: SettingReader): TopicSelection {
+  const topics = r.get('topics');
+  const prefix = r.get('topic-prefix');
+  if (topics.value && prefix.value) throw new ConfigError('give either --topics or --topic-prefix, not both');
+  if (!topics.value && !prefix.value) throw new ConfigError('no topics: give --topics (list or /regex/) or --topic-prefix');
+  if (prefix.value) return { kind: 'prefix', prefix: topicName(prefix.value, prefix.source) };
+  let sel: TopicSelection;
   try {
-    return parseDuration(value, flag);
+    sel = parseTopicsFlag(topics.value);
   } catch (e) {
-    throw new ConfigError((e as Error).message);
+    throw new ConfigError(`${topics.source}: ${(e as Error).message}`);
   }
+  if (sel.kind === 'list') for (const t of sel.topics) topicName(t, topics.source);
+  return sel;
 }
 
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag}: expected a positive integer, got "${value}"`);
-  return n;
+/** What every command that talks to Kafka shares. */
+export interface KafkaCommandConfig {
+  readonly brokers: readonly string[];
+  readonly topics: TopicSelection;
+  readonly mappingsDir: string;
+  readonly logLevel: RunConfig['logLevel'];
+  readonly kafkaSecurity: KafkaSecurity;
+  /** Deprecated names in use (the caller logs them once). */
+  readonly warnings: readonly string[];
 }
 
-function nonNegativeInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${flag}: expected 0 or a positive integer, got "${value}"`);
-  return n;
-}
-
-function port(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new ConfigError(`${flag}: expected a port number (0 = off), got "${value}"`);
-  return n;
-}
-
-function bool(value: string, flag: string): boolean {
-  if (/^(1|true|yes|on)$/i.test(value)) return true;
-  if (/^(0|false|no|off|)$/i.test(value)) return false;
-  throw new ConfigError(`${flag}: expected true or false, got "${value}"`);
-}
-
-/** Resolves flags over env over defaults, validates, and freezes. Throws ConfigError. */
-export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunConfig {
-  const get = (flag: string | undefined, name: RunSettingFlag): string => {
-    const row = RUN_SETTINGS.find((r) => r[0] === name)!;
-    return pick(flag, env, row[1], row[2]);
+function kafkaCommon(r: SettingReader): KafkaCommandConfig {
+  const brokers = r.get('brokers');
+  const level = r.get('log-level');
+  return {
+    brokers: Object.freeze(brokerList(brokers.value, brokers.source)),
+    topics: topicSelection(r),
+    mappingsDir: r.text('mappings'),
+    logLevel: oneOf(level.value, level.source, LEVELS),
+    kafkaSecurity: resolveKafkaSecurity(r.flags, r.env),
+    warnings: r.warnings,
   };
-  const brokers = get(flags.brokers, '--brokers').split(',').map((b) => b.trim()).filter(Boolean);
-  if (brokers.length === 0) throw new ConfigError('--brokers: no broker given');
+}
 
-  const topicsRaw = get(flags.topics, '--topics');
-  const prefix = get(flags.topicPrefix, '--topic-prefix');
-  if (topicsRaw && prefix) throw new ConfigError('give either --topics or --topic-prefix, not both');
-  if (!topicsRaw && !prefix) throw new ConfigError('no topics: give --topics (list or /regex/) or --topic-prefix');
-  let topics: TopicSelection;
-  try {
-    topics = topicsRaw ? parseTopicsFlag(topicsRaw) : { kind: 'prefix', prefix };
-  } catch (e) {
-    throw new ConfigError(`--topics: ${(e as Error).message}`);
+/** The consumer group timings, checked together (the heartbeat must come well within the session). */
+function groupTimings(r: SettingReader): { sessionTimeoutMs: number; heartbeatIntervalMs: number; rebalanceTimeoutMs: number } {
+  const sessionTimeoutMs = r.duration('session-timeout');
+  const heartbeatIntervalMs = r.duration('heartbeat-interval');
+  if (heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw new ConfigError(`${r.describe('heartbeat-interval')} must be shorter than ${r.describe('session-timeout')}`);
   }
+  return { sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs: r.duration('rebalance-timeout') };
+}
 
-  const redisUrl = get(flags.redis, '--redis');
-  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('--redis: expected a redis:// or rediss:// URL');
-
-  const logLevel = get(flags.logLevel, '--log-level');
-  if (!(LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: expected one of ${LEVELS.join(', ')}`);
-
-  const sessionTimeoutMs = duration(get(flags.sessionTimeout, '--session-timeout'), '--session-timeout');
-  const heartbeatIntervalMs = duration(get(flags.heartbeatInterval, '--heartbeat-interval'), '--heartbeat-interval');
-  if (heartbeatIntervalMs >= sessionTimeoutMs) throw new ConfigError('--heartbeat-interval must be shorter than --session-timeout');
-
-  const group = get(flags.group, '--group');
-  const onError = get(flags.onError, '--on-error');
-  if (onError !== 'dlq' && onError !== 'fail') throw new ConfigError(`--on-error: expected dlq or fail, got "${onError}"`);
-
+/** Resolves `run`'s settings: flags over env over defaults, validated, frozen. Throws ConfigError. */
+export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunConfig {
+  const r = new SettingReader(flags, env);
+  const common = kafkaCommon(r);
+  const group = r.text('group');
+  if (group.trim() === '') throw new ConfigError(`${r.get('group').source}: the consumer group id must not be empty`);
+  const onError = r.get('on-error');
+  const dlq = r.get('dlq-topic');
+  const redisUrl = r.text('redis');
   return Object.freeze({
-    brokers: Object.freeze(brokers),
+    ...common,
     group,
-    topics,
     redisUrl,
-    mappingsDir: get(flags.mappings, '--mappings'),
-    secondDeleteDelayMs: duration(get(flags.secondDeleteDelay, '--second-delete-delay'), '--second-delete-delay'),
-    fromBeginning: flags.fromBeginning ?? bool(env['FROM_BEGINNING'] ?? 'false', 'FROM_BEGINNING'),
-    logLevel: logLevel as RunConfig['logLevel'],
-    concurrency: positiveInt(get(flags.concurrency, '--concurrency'), '--concurrency'),
-    commitIntervalMs: duration(get(flags.commitInterval, '--commit-interval'), '--commit-interval'),
-    shutdownGraceMs: duration(get(flags.shutdownGrace, '--shutdown-grace'), '--shutdown-grace'),
-    sessionTimeoutMs,
-    heartbeatIntervalMs,
-    rebalanceTimeoutMs: duration(get(flags.rebalanceTimeout, '--rebalance-timeout'), '--rebalance-timeout'),
-    fetchMaxWaitMs: duration(get(flags.fetchMaxWait, '--fetch-max-wait'), '--fetch-max-wait'),
-    redisTimeoutMs: duration(get(flags.redisTimeout, '--redis-timeout'), '--redis-timeout'),
-    redisWaitReplicas: nonNegativeInt(get(flags.redisWaitReplicas, '--redis-wait-replicas'), '--redis-wait-replicas'),
-    redis: resolveRedisConnection(redisUrl, flags, env),
-    onError,
-    dlqTopic: pick(flags.dlqTopic, env, 'DLQ_TOPIC', `${group}.dlq`),
-    maxRecordBytes: positiveInt(get(flags.maxRecordBytes, '--max-record-bytes'), '--max-record-bytes'),
-    ...resolveDecoderConfig(flags, env),
-    healthPort: port(get(flags.healthPort, '--health-port'), '--health-port'),
-    kafkaSecurity: resolveKafkaSecurity(flags, env),
-    logKeys: flags.logKeys ?? bool(env['LOG_KEYS'] ?? 'false', 'LOG_KEYS'),
+    secondDeleteDelayMs: r.duration('second-delete-delay'),
+    fromBeginning: r.bool('from-beginning'),
+    concurrency: r.integer('concurrency', 1, 1_000),
+    commitIntervalMs: r.duration('commit-interval'),
+    shutdownGraceMs: r.duration('shutdown-grace'),
+    ...groupTimings(r),
+    fetchMaxWaitMs: r.duration('fetch-max-wait'),
+    redisTimeoutMs: r.duration('redis-timeout'),
+    redisWaitReplicas: r.integer('redis-wait-replicas', 0, 100),
+    redis: resolveRedisConnection(redisUrl, flags, r.env),
+    onError: oneOf(onError.value, onError.source, ['dlq', 'fail'] as const),
+    poisonTolerance: tolerance(r),
+    dlqTopic: dlq.isDefault ? `${group}.dlq` : topicName(dlq.value, dlq.source),
+    maxRecordBytes: r.integer('max-record-bytes', 1, 1_073_741_824),
+    ...resolveDecoderConfig(flags, r.env),
+    healthPort: port(r, 'health-port'),
+    logKeys: r.bool('log-keys'),
   });
+}
+
+/** `replay`: Kafka, Redis, the decoder and the second delete; no group, no commit settings. */
+export interface ReplayConfig extends KafkaCommandConfig {
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly secondDeleteDelayMs: number;
+  readonly redisTimeoutMs: number;
+  readonly redisWaitReplicas: number;
+  readonly redis: RedisConnection;
+  readonly format: ValueFormat;
+  readonly schemaRegistry?: SchemaRegistryConfig;
+}
+
+export function resolveReplayConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): ReplayConfig {
+  const r = new SettingReader(flags, env);
+  return Object.freeze({
+    ...kafkaCommon(r),
+    ...groupTimings(r),
+    secondDeleteDelayMs: r.duration('second-delete-delay'),
+    redisTimeoutMs: r.duration('redis-timeout'),
+    redisWaitReplicas: r.integer('redis-wait-replicas', 0, 100),
+    redis: resolveRedisConnection(r.text('redis'), flags, r.env),
+    ...resolveDecoderConfig(flags, r.env),
+  });
+}
+
+/** `tap`: Kafka and the decoder only (it touches no Redis and no live group). */
+export interface TapConfig extends KafkaCommandConfig {
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly format: ValueFormat;
+  readonly schemaRegistry?: SchemaRegistryConfig;
+}
+
+export function resolveTapConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): TapConfig {
+  const r = new SettingReader(flags, env);
+  return Object.freeze({ ...kafkaCommon(r), ...groupTimings(r), ...resolveDecoderConfig(flags, r.env) });
+}
+
+/** `offsets show|reset`: Kafka and the group only. */
+export interface OffsetsConfig extends KafkaCommandConfig {
+  readonly group: string;
+}
+
+export function resolveOffsetsConfig(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): OffsetsConfig {
+  const r = new SettingReader(flags, env);
+  const group = r.text('group');
+  if (group.trim() === '') throw new ConfigError(`${r.get('group').source}: the consumer group id must not be empty`);
+  return Object.freeze({ ...kafkaCommon(r), group });
 }
 
 /** The config for logs: the Redis URL without its password. */
 export function describeConfig(c: RunConfig): Record<string, unknown> {
+  const { warnings: _w, ...rest } = c;
   let redis = c.redisUrl;
   try {
     const u = new URL(c.redisUrl);
@@ -229,5 +299,5 @@ export function describeConfig(c: RunConfig): Record<string, unknown> {
   } catch {
     redis = '[unparseable]';
   }
-  return { ...c, topics: c.topics.kind === 'regex' ? String(c.topics.pattern) : c.topics, redisUrl: redis, redis: describeRedisConnection(c.redis), schemaRegistry: describeSchemaRegistry(c.schemaRegistry), kafkaSecurity: describeKafkaSecurity(c.kafkaSecurity) };
+  return { ...rest, topics: c.topics.kind === 'regex' ? String(c.topics.pattern) : c.topics, redisUrl: redis, redis: describeRedisConnection(c.redis), schemaRegistry: describeSchemaRegistry(c.schemaRegistry), kafkaSecurity: describeKafkaSecurity(c.kafkaSecurity) };
 }

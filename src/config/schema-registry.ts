@@ -1,5 +1,5 @@
-import { parseDuration } from '../util/duration.js';
 import { ConfigError } from './errors.js';
+import { DURATION_RANGES, durationValue } from './values.js';
 import { fileFromEnv, secretFromEnv } from './secrets.js';
 
 /** How record values are decoded: Kafka Connect JSON, registry-framed (Avro, Protobuf, JSON Schema), or told apart per record. */
@@ -37,18 +37,18 @@ function nonEmpty(v: string | undefined): string | undefined {
 
 /**
  * Resolves `--format`, `--schema-registry`, `--schema-registry-ca`, `--schema-registry-timeout`
- * (flags over env) and the basic-auth credentials from SCHEMA_REGISTRY_USERNAME and
- * SCHEMA_REGISTRY_PASSWORD (or their `_FILE` forms). Throws ConfigError.
+ * (flags over env) and the basic-auth credentials from CDC_INVALIDATOR_SCHEMA_REGISTRY_USERNAME and
+ * CDC_INVALIDATOR_SCHEMA_REGISTRY_PASSWORD (or their `_FILE` forms). Throws ConfigError.
  */
 export function resolveDecoderConfig(flags: DecoderFlags, env: NodeJS.ProcessEnv): DecoderConfig {
-  const rawFormat = nonEmpty(flags.format) ?? nonEmpty(env['VALUE_FORMAT']) ?? 'auto';
+  const rawFormat = nonEmpty(flags.format) ?? nonEmpty(env['CDC_INVALIDATOR_FORMAT']) ?? 'auto';
   if (!(VALUE_FORMATS as readonly string[]).includes(rawFormat)) {
-    throw new ConfigError(`${flags.format ? '--format' : 'VALUE_FORMAT'}: expected one of ${VALUE_FORMATS.join(', ')}, got "${rawFormat}"`);
+    throw new ConfigError(`${flags.format ? '--format' : 'CDC_INVALIDATOR_FORMAT'}: expected one of ${VALUE_FORMATS.join(', ')}, got "${rawFormat}"`);
   }
   const format = rawFormat as ValueFormat;
-  const rawUrl = nonEmpty(flags.schemaRegistry) ?? nonEmpty(env['SCHEMA_REGISTRY_URL']);
+  const rawUrl = nonEmpty(flags.schemaRegistry) ?? nonEmpty(env['CDC_INVALIDATOR_SCHEMA_REGISTRY']);
   if (rawUrl === undefined) {
-    if (format === 'avro') throw new ConfigError('--format avro needs a Schema Registry: give --schema-registry (env SCHEMA_REGISTRY_URL)');
+    if (format === 'avro') throw new ConfigError('--format avro needs a Schema Registry: give --schema-registry (env CDC_INVALIDATOR_SCHEMA_REGISTRY)');
     return Object.freeze({ format });
   }
   let url: URL;
@@ -63,23 +63,20 @@ export function resolveDecoderConfig(flags: DecoderFlags, env: NodeJS.ProcessEnv
   let password = nonEmpty(decodeURIComponent(url.password));
   url.username = '';
   url.password = '';
-  const envUser = secretFromEnv(env, 'SCHEMA_REGISTRY_USERNAME');
-  const envPassword = secretFromEnv(env, 'SCHEMA_REGISTRY_PASSWORD');
+  const envUser = secretFromEnv(env, 'CDC_INVALIDATOR_SCHEMA_REGISTRY_USERNAME');
+  const envPassword = secretFromEnv(env, 'CDC_INVALIDATOR_SCHEMA_REGISTRY_PASSWORD');
   if (envUser !== undefined) username = envUser;
   if (envPassword !== undefined) password = envPassword;
   if ((username === undefined) !== (password === undefined)) {
-    throw new ConfigError('Schema Registry basic auth needs both SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD (or _FILE)');
+    throw new ConfigError('Schema Registry basic auth needs both CDC_INVALIDATOR_SCHEMA_REGISTRY_USERNAME and CDC_INVALIDATOR_SCHEMA_REGISTRY_PASSWORD (or _FILE)');
   }
   const caFlag = nonEmpty(flags.schemaRegistryCa);
-  const ca = fileFromEnv(env, 'SCHEMA_REGISTRY_CA_FILE', caFlag);
+  const ca = fileFromEnv(env, 'CDC_INVALIDATOR_SCHEMA_REGISTRY_CA', caFlag);
   if (ca !== undefined && url.protocol !== 'https:') throw new ConfigError('--schema-registry-ca: the registry URL is not https://');
-  let timeoutMs: number;
-  try {
-    timeoutMs = parseDuration(nonEmpty(flags.schemaRegistryTimeout) ?? nonEmpty(env['SCHEMA_REGISTRY_TIMEOUT']) ?? '5s', '--schema-registry-timeout');
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  if (timeoutMs < 1) throw new ConfigError('--schema-registry-timeout: must be above 0');
+  const timeoutText = nonEmpty(flags.schemaRegistryTimeout) ?? nonEmpty(env['CDC_INVALIDATOR_SCHEMA_REGISTRY_TIMEOUT']) ?? '5s';
+  const timeoutSource = nonEmpty(flags.schemaRegistryTimeout) ? '--schema-registry-timeout' : 'CDC_INVALIDATOR_SCHEMA_REGISTRY_TIMEOUT';
+  const [minMs, maxMs] = DURATION_RANGES['schema-registry-timeout'];
+  const timeoutMs = durationValue(timeoutText, timeoutSource, minMs, maxMs);
   const registry: SchemaRegistryConfig = Object.freeze({
     url: url.toString().replace(/\/$/, ''),
     timeoutMs,

@@ -1,4 +1,4 @@
-import type { ChangeEvent, RowImage } from '../pipeline/types.js';
+import type { ChangeEvent, RowImage } from '../domain/types.js';
 import type { MappingSet } from './mapping-set.js';
 import type { Mapping, Targets } from './model.js';
 import { renderTemplate, TOAST_PLACEHOLDER, type MissingReason, type Template } from './template.js';

@@ -1,4 +1,4 @@
-import type { ChangeEvent, ChangeOp } from '../pipeline/types.js';
+import type { ChangeEvent, ChangeOp } from '../domain/types.js';
 import { evaluate, type SkipCause, type TargetKind } from './evaluate.js';
 import { MappingSet } from './mapping-set.js';
 import type { Mapping, Targets } from './model.js';

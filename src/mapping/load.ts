@@ -62,6 +62,22 @@ export async function loadMappings(dir: string): Promise<LoadResult> {
     }
   }
   problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
+  summariseTruncateWarnings(problems);
   const ok = problems.every((p) => p.severity !== 'error');
   return { set: ok ? new MappingSet(mappings) : undefined, problems, files };
+}
+
+const TRUNCATE_WARNING = /^a truncate of (\S+) invalidates nothing/;
+
+/** One line for every mapping whose truncate invalidates nothing, instead of one per mapping. */
+function summariseTruncateWarnings(problems: Problem[]): void {
+  const hits = problems.filter((p) => p.severity === 'warning' && TRUNCATE_WARNING.test(p.message));
+  if (hits.length < 2) return;
+  const tables = hits.map((p) => TRUNCATE_WARNING.exec(p.message)![1]!);
+  const first = hits[0]!;
+  for (const h of hits) problems.splice(problems.indexOf(h), 1);
+  problems.splice(0, 0, {
+    ...first,
+    message: `${hits.length} mappings invalidate nothing on a truncate (every template uses a column): ${[...new Set(tables)].join(', ')} (add on_truncate, or drop "t" from ops)`,
+  });
 }

@@ -1,4 +1,4 @@
-import type { ChangeOp } from '../pipeline/types.js';
+import type { ChangeOp } from '../domain/types.js';
 import type { Mapping } from './model.js';
 
 /** The compiled mappings, looked up by `schema.table` (exact names and globs). Immutable. */

@@ -1,4 +1,4 @@
-import type { ChangeOp } from '../pipeline/types.js';
+import type { ChangeOp } from '../domain/types.js';
 import type { TablePattern } from './table-pattern.js';
 import type { Template } from './template.js';
 

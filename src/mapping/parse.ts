@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { CHANGE_OPS, type ChangeOp } from '../pipeline/types.js';
-import { parseDuration } from '../util/duration.js';
+import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
+import { DURATION_RANGES, durationValue } from '../config/values.js';
 import type { Mapping, Problem, SourcePos, Targets } from './model.js';
 import { parseTablePattern, type TablePattern } from './table-pattern.js';
 import { parseTemplate, TemplateSyntaxError, type Template } from './template.js';
@@ -167,10 +167,12 @@ export function parseMappingFile(file: string, text: string): ParseResult {
     const delayPair = fields.get('second_delete_delay');
     if (delayPair) {
       const v = delayPair.value;
-      const raw = isScalar(v) && (typeof v.value === 'string' || typeof v.value === 'number') ? v.value : undefined;
+      // The text as written (a YAML number such as 1e9 is read the way a flag is: digits, or a number with a unit).
+      const raw = isScalar(v) && typeof v.value === 'string' ? v.value : isScalar(v) && typeof v.value === 'number' && v.range ? text.slice(v.range[0], v.range[1]) : undefined;
       try {
         if (raw === undefined) throw new RangeError('expected milliseconds or a duration such as 1500ms or 2s');
-        secondDeleteDelayMs = parseDuration(raw, 'second_delete_delay');
+        const [min, max] = DURATION_RANGES['second-delete-delay'];
+        secondDeleteDelayMs = durationValue(raw, 'second_delete_delay', min, max);
       } catch (e) {
         error(posOf(v ?? delayPair.key), `second_delete_delay: ${(e as Error).message.replace(/^second_delete_delay: /, '')}`);
       }

@@ -1,14 +1,9 @@
-import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
-import type { SourceRecord } from '../pipeline/types.js';
+import { parse as parseLossless } from 'lossless-json';
+import { jsonBuffer } from '../util/json.js';
+import type { SourceRecord } from '../domain/types.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** JSON text of a value, int64 literals (bigint or lossless numbers) kept exact; strings are taken as JSON text already. */
-export function jsonBuffer(v: unknown): Buffer | null {
-  if (v === null || v === undefined) return null;
-  return Buffer.from(typeof v === 'string' ? v : (stringifyLossless(v) ?? ''));
 }
 
 export interface RecordDefaults {

@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
-import { CHANGE_OPS, type ChangeOp } from '../pipeline/types.js';
+import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
 import type { Problem, SourcePos } from './model.js';
 import { TABLE_PATTERN } from './table-pattern.js';
 import { fieldsOf } from './yaml-fields.js';

@@ -1,17 +1,17 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
-import type { ChangeEvent, SourceRecord } from '../pipeline/types.js';
+import type { ChangeEvent, RecordDecoder, SourceRecord } from '../domain/types.js';
 import { evaluate } from './evaluate.js';
 import { explainEvent, explanationLines, type MappingExplanation } from './explain-plan.js';
 import type { MappingSet } from './mapping-set.js';
 import type { Problem, SourcePos } from './model.js';
-import { jsonBuffer, recordFromText } from './record-input.js';
+import { jsonBuffer } from '../util/json.js';
+import { recordFromText } from './record-input.js';
 import { parseTestFile, TARGET_FIELDS, type ListExpectation, type TargetField, type TestCase } from './test-file.js';
 
 /**
  * `mappings test`: runs each case of the `*.test.yaml` files through the production decoder
- * (decodeDebeziumJson) and evaluate, and compares what it would invalidate with the expectation.
+ * (the CLI passes decodeDebeziumJson) and evaluate, and compares what it would invalidate with the expectation.
  */
 
 export const TEST_FILE = /\.test\.ya?ml$/;
@@ -167,7 +167,7 @@ interface Outcome {
 }
 
 /** Runs one case: decode → evaluate → compare. Never throws. */
-export async function runCase(c: TestCase, testPath: string, set: MappingSet): Promise<CaseResult> {
+export async function runCase(c: TestCase, testPath: string, set: MappingSet, decode: RecordDecoder): Promise<CaseResult> {
   const started = process.hrtime.bigint();
   const base = { file: c.file, name: c.name, pos: c.pos };
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e6;
@@ -175,7 +175,7 @@ export async function runCase(c: TestCase, testPath: string, set: MappingSet): P
   let event: ChangeEvent | undefined;
   let outcome: Outcome;
   try {
-    const decoded = decodeDebeziumJson(await recordOf(c, testPath));
+    const decoded = await decode(await recordOf(c, testPath));
     if (decoded.kind === 'skip') {
       outcome = { skipped: decoded.reason, actual: empty, fired: [] };
     } else {
@@ -243,12 +243,12 @@ export interface RunSummary {
 }
 
 /** Runs every case of the loaded files against the mapping set, in file order. */
-export async function runMappingTests(tests: LoadedTests, set: MappingSet): Promise<RunSummary> {
+export async function runMappingTests(tests: LoadedTests, set: MappingSet, decode: RecordDecoder): Promise<RunSummary> {
   const results: CaseResult[] = [];
   const fired = new Set<string>();
   for (const f of tests.files) {
     for (const c of f.cases) {
-      const r = await runCase(c, f.path, set);
+      const r = await runCase(c, f.path, set, decode);
       results.push(r);
       for (const m of r.fired) fired.add(m);
     }

@@ -1,6 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { TopicPartitionOffset } from '../pipeline/commit/offset-tracker.js';
+import type { TopicPartitionOffset } from '../domain/types.js';
 import type { BatchHandler, Source, SourceEvents } from '../pipeline/source/source.js';
 import { toSourceBatch } from '../pipeline/source/kafkajs-batch.js';
 

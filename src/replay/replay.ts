@@ -6,7 +6,7 @@ import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
 import type { RecordDecoder } from '../pipeline/decode/format.js';
 import { RateLimitedSink } from '../pipeline/sink/rate-limited-sink.js';
 import type { InvalidationSink } from '../pipeline/sink/sink.js';
-import { topicsForPrefix, type TopicSelection } from '../pipeline/source/topics.js';
+import { topicsForPrefix, type TopicSelection } from '../domain/types.js';
 import { Worker } from '../pipeline/worker.js';
 import { Stats } from '../telemetry/stats.js';
 import { DEFAULT_BACKOFF } from '../util/backoff.js';

@@ -3,10 +3,10 @@ import type { RunConfig } from '../config/run-config.js';
 import type { MappingSet } from '../mapping/mapping-set.js';
 import { createDecoder } from '../pipeline/decode/format.js';
 import { RedisSink } from '../pipeline/sink/redis-sink.js';
-import { KafkaDeadLetter } from '../pipeline/sink/dead-letter.js';
+import { KafkaDeadLetter } from '../pipeline/poison/dead-letter.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
 import { KafkaSource } from '../pipeline/source/kafka-source.js';
-import { topicsForPrefix } from '../pipeline/source/topics.js';
+import { topicsForPrefix } from '../domain/types.js';
 import { Worker } from '../pipeline/worker.js';
 import { Stats } from '../telemetry/stats.js';
 import { DEFAULT_BACKOFF } from '../util/backoff.js';
@@ -43,6 +43,8 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       maxPendingSecondDeletes: 200_000,
       backoff: DEFAULT_BACKOFF,
       onError: config.onError,
+      poisonTolerance: config.poisonTolerance,
+      shutdownGraceMs: config.shutdownGraceMs,
       maxRecordBytes: config.maxRecordBytes,
     },
     {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 
 export interface HealthSource {
   /** Ready: the worker runs, has joined its group, and Redis answers (not paused on an outage). */
-  health(): { readonly ready: boolean; readonly [detail: string]: unknown };
+  health(): { readonly ready: boolean };
 }
 
 export interface HealthServer {

@@ -1,4 +1,4 @@
-import { parse as parseLossless } from 'lossless-json';
+import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 
 const INTEGER = /^-?\d+$/;
 
@@ -16,4 +16,10 @@ export function parseJsonExact(text: string): unknown {
 /** True when a number lost precision in JSON.parse (an integer literal beyond 2^53). */
 export function isUnsafeInteger(v: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v);
+}
+
+/** JSON text of a value, int64 literals (bigint or lossless numbers) kept exact; strings are taken as JSON text already. */
+export function jsonBuffer(v: unknown): Buffer | null {
+  if (v === null || v === undefined) return null;
+  return Buffer.from(typeof v === 'string' ? v : (stringifyLossless(v) ?? ''));
 }

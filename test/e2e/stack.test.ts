@@ -39,14 +39,14 @@ describe('the real stack: Postgres → Debezium → Kafka → cdc-invalidator �
     redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 3 });
     kafka = new Kafka({ clientId: 'e2e-probe', brokers: [stack.kafkaBrokers], logLevel: logLevel.NOTHING });
     worker = new WorkerProcess({
-      KAFKA_BROKERS: stack.kafkaBrokers,
-      KAFKA_GROUP_ID: `cdc-invalidator-e2e-${process.pid}`,
-      TOPIC_PREFIX: stack.topicPrefix,
-      REDIS_URL: stack.redisUrl,
-      MAPPINGS_DIR: join(repoRoot(), 'mappings'),
-      FROM_BEGINNING: 'true',
-      SHUTDOWN_GRACE: '10s',
-      LOG_LEVEL: 'info',
+      CDC_INVALIDATOR_BROKERS: stack.kafkaBrokers,
+      CDC_INVALIDATOR_GROUP: `cdc-invalidator-e2e-${process.pid}`,
+      CDC_INVALIDATOR_TOPIC_PREFIX: stack.topicPrefix,
+      CDC_INVALIDATOR_REDIS: stack.redisUrl,
+      CDC_INVALIDATOR_MAPPINGS: join(repoRoot(), 'mappings'),
+      CDC_INVALIDATOR_FROM_BEGINNING: 'true',
+      CDC_INVALIDATOR_SHUTDOWN_GRACE: '10s',
+      CDC_INVALIDATOR_LOG_LEVEL: 'info',
     });
     await worker.start();
   });

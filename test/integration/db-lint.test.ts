@@ -49,7 +49,7 @@ interface Run {
 function cli(args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
-    delete env['MAPPINGS_DIR'];
+    delete env['CDC_INVALIDATOR_MAPPINGS'];
     const child = spawn(process.execPath, [MAIN, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

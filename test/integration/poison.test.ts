@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { DLQ_HEADERS } from '../../src/pipeline/sink/dead-letter.js';
+import { DLQ_HEADERS } from '../../src/pipeline/poison/dead-letter.js';
 import { changeEvent, customerCreate } from '../support/debezium.js';
 import type { KafkaBroker } from '../support/kafka-broker.js';
 import { committedOffsets, endOffsets, uniqueName } from '../support/kafka.js';

@@ -59,13 +59,13 @@ function cli(topic: string, group: string, user: string): { child: ChildProcess;
     ['run', '--brokers', broker.brokers.join(','), '--topics', topic, '--group', group, '--mappings', mappings, '--from-beginning', '--second-delete-delay', '100ms',
       '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--rebalance-timeout', '6s', '--commit-interval', '50ms', '--redis-timeout', '2s'],
     {
-      REDIS_URL: server.url,
-      REDIS_USERNAME: user,
-      REDIS_PASSWORD_FILE: join(certs.dir, 'redis-password'),
-      REDIS_TLS_CA_FILE: certs.ca,
-      REDIS_TLS_CERT_FILE: certs.clientCert,
-      REDIS_TLS_KEY_FILE: certs.clientKey,
-      LOG_LEVEL: 'info',
+      CDC_INVALIDATOR_REDIS: server.url,
+      CDC_INVALIDATOR_REDIS_USERNAME: user,
+      CDC_INVALIDATOR_REDIS_PASSWORD_FILE: join(certs.dir, 'redis-password'),
+      CDC_INVALIDATOR_REDIS_TLS_CA: certs.ca,
+      CDC_INVALIDATOR_REDIS_TLS_CERT: certs.clientCert,
+      CDC_INVALIDATOR_REDIS_TLS_KEY: certs.clientKey,
+      CDC_INVALIDATOR_LOG_LEVEL: 'info',
     },
   );
   let out = '';
@@ -148,12 +148,12 @@ describe('worker over TLS (client certificate) as an ACL user with the documente
 
 function spawnWrongPassword(topic: string): { child: ChildProcess; output: () => string } {
   const child = spawnCli(['run', '--brokers', broker.brokers.join(','), '--topics', topic, '--mappings', mappings, '--redis-timeout', '2s'], {
-    REDIS_URL: server.url,
-    REDIS_USERNAME: 'cdc-invalidator',
-    REDIS_PASSWORD: 'not-the-password',
-    REDIS_TLS_CA_FILE: certs.ca,
-    REDIS_TLS_CERT_FILE: certs.clientCert,
-    REDIS_TLS_KEY_FILE: certs.clientKey,
+    CDC_INVALIDATOR_REDIS: server.url,
+    CDC_INVALIDATOR_REDIS_USERNAME: 'cdc-invalidator',
+    CDC_INVALIDATOR_REDIS_PASSWORD: 'not-the-password',
+    CDC_INVALIDATOR_REDIS_TLS_CA: certs.ca,
+    CDC_INVALIDATOR_REDIS_TLS_CERT: certs.clientCert,
+    CDC_INVALIDATOR_REDIS_TLS_KEY: certs.clientKey,
   });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));

@@ -79,10 +79,10 @@ describe('replay and offsets', { timeout: 180_000 }, () => {
     await worker.stop(5_000);
     const liveBefore = await committedOffsets(kafka, group, topic);
 
-    const base = ['--brokers', broker.brokers.join(','), '--topics', topic, '--mappings', dir, ...FAST];
+    const base = ['--brokers', broker.brokers.join(','), '--topics', topic, '--mappings', dir, '--log-level', 'warn'];
     // Dry run: counts, deletes nothing.
     await plantAll();
-    const dry = await cli(['replay', ...base, '--redis', redisServer.url, '--from', '0:3,1:3', '--to', '0:7,1:7', '--dry-run']);
+    const dry = await cli(['replay', ...base, ...FAST, '--redis', redisServer.url, '--from', '0:3,1:3', '--to', '0:7,1:7', '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
     const drySummary = JSON.parse(dry.stdout);
     assert.equal(drySummary.events, 8);
@@ -91,7 +91,7 @@ describe('replay and offsets', { timeout: 180_000 }, () => {
     assert.equal((await present('customer:')).size, 20, 'a dry run deleted something');
 
     // The window [3, 7) of both partitions, only the by-id mapping.
-    const run = await cli(['replay', ...base, '--redis', redisServer.url, '--from', '0:3,1:3', '--to', '0:7,1:7', '--mapping', 'by-id', '--second-delete-delay', '100ms']);
+    const run = await cli(['replay', ...base, ...FAST, '--redis', redisServer.url, '--from', '0:3,1:3', '--to', '0:7,1:7', '--mapping', 'by-id', '--second-delete-delay', '100ms']);
     assert.equal(run.code, 0, run.stderr);
     const expectedGone = new Set([3, 4, 5, 6, 103, 104, 105, 106]);
     const ids = await present('customer:');

@@ -93,7 +93,10 @@ let redis: AuthRedis;
 let certs: TestCerts;
 
 before(async () => {
-  [broker, redis] = await Promise.all([startKafka({ security: true, autoCreateTopics: true, numPartitions: 4, clientKeyPassphrase: KEY_PASSPHRASE }), startRedisWithPassword(REDIS_PASSWORD)]);
+  [broker, redis] = await Promise.all([
+    startKafka({ security: true, autoCreateTopics: true, numPartitions: 4, clientKeyPassphrase: KEY_PASSPHRASE }),
+    startRedisWithPassword(REDIS_PASSWORD),
+  ]);
   kafka = makeKafka(broker.brokers);
   certs = broker.certs!;
 });
@@ -119,7 +122,7 @@ const FAST = ['--session-timeout', '6s', '--heartbeat-interval', '500ms', '--reb
 
 /** Registry credentials: parsed and held by the worker (format auto), never used for JSON records. */
 function registryEnv(): NodeJS.ProcessEnv {
-  return { SCHEMA_REGISTRY_URL: 'http://127.0.0.1:9', SCHEMA_REGISTRY_USERNAME: 'registry-user', SCHEMA_REGISTRY_PASSWORD_FILE: secretFile('registry-password', REGISTRY_PASSWORD) };
+  return { CDC_INVALIDATOR_SCHEMA_REGISTRY: 'http://127.0.0.1:9', CDC_INVALIDATOR_SCHEMA_REGISTRY_USERNAME: 'registry-user', CDC_INVALIDATOR_SCHEMA_REGISTRY_PASSWORD_FILE: secretFile('registry-password', REGISTRY_PASSWORD) };
 }
 
 /**
@@ -138,7 +141,7 @@ async function runWorker(extraArgs: readonly string[], env: NodeJS.ProcessEnv): 
     { key: { id: 'poison' }, value: `${emails[0]} is not JSON` },
   ]);
   const child = spawnCli(['run', '--brokers', broker.brokers.join(','), '--topics', topic, '--group', group, '--mappings', await mappingsDir(), '--from-beginning', ...FAST, ...extraArgs], {
-    LOG_LEVEL: 'debug',
+    CDC_INVALIDATOR_LOG_LEVEL: 'debug',
     ...env,
   });
   const text = output(child);
@@ -161,8 +164,8 @@ async function runWorker(extraArgs: readonly string[], env: NodeJS.ProcessEnv): 
 }
 
 describe('secrets and row data stay out of the output of a running worker', { timeout: 180_000 }, () => {
-  it('Redis password from REDIS_PASSWORD_FILE, registry password from a file, debug level, no --log-keys: no secret, no key name, no row value', async () => {
-    const { out, emails } = await runWorker([], { REDIS_URL: `redis://127.0.0.1:${redis.port}`, REDIS_PASSWORD_FILE: secretFile('redis-password', REDIS_PASSWORD), ...registryEnv() });
+  it('Redis password from CDC_INVALIDATOR_REDIS_PASSWORD_FILE, registry password from a file, debug level, no --log-keys: no secret, no key name, no row value', async () => {
+    const { out, emails } = await runWorker([], { CDC_INVALIDATOR_REDIS: `redis://127.0.0.1:${redis.port}`, CDC_INVALIDATOR_REDIS_PASSWORD_FILE: secretFile('redis-password', REDIS_PASSWORD), ...registryEnv() });
     assert.match(out, /"msg":"starting"/);
     assert.match(out, /"msg":"batch invalidated"/, 'the debug lines that could carry key names were written');
     assert.match(out, /"keyNames":"\[redacted: --log-keys\]"/);
@@ -172,8 +175,8 @@ describe('secrets and row data stay out of the output of a running worker', { ti
     assert.doesNotMatch(out, /customer:email:/, 'no key name in the output');
   });
 
-  it('Redis password inside REDIS_URL, --log-keys at debug: key names appear, secrets still do not', async () => {
-    const { out, emails } = await runWorker(['--log-keys'], { REDIS_URL: `redis://:${REDIS_PASSWORD}@127.0.0.1:${redis.port}`, ...registryEnv() });
+  it('Redis password inside CDC_INVALIDATOR_REDIS, --log-keys at debug: key names appear, secrets still do not', async () => {
+    const { out, emails } = await runWorker(['--log-keys'], { CDC_INVALIDATOR_REDIS: `redis://:${REDIS_PASSWORD}@127.0.0.1:${redis.port}`, ...registryEnv() });
     assertNoSecrets(out);
     assert.ok(out.includes(`customer:email:${emails[1]}`), 'with --log-keys the key names are logged at debug');
   });
@@ -184,14 +187,14 @@ describe('secrets stay out of the output when Kafka authentication fails', { tim
     const child = spawnCli(
       ['run', '--brokers', broker.listeners.saslSsl!.join(','), '--topics', uniqueName('sasl'), '--group', uniqueName('g'), '--mappings', await mappingsDir(), '--kafka-sasl-mechanism', 'plain', '--kafka-tls-ca', certs.caFile, ...FAST],
       {
-        LOG_LEVEL: 'debug',
-        REDIS_URL: `redis://127.0.0.1:${redis.port}`,
-        REDIS_PASSWORD: REDIS_PASSWORD,
-        KAFKA_SASL_USERNAME: 'svc-cdc',
-        KAFKA_SASL_PASSWORD_FILE: secretFile('kafka-password', KAFKA_PASSWORD),
-        KAFKA_TLS_CERT_FILE: certs.clientCertFile,
-        KAFKA_TLS_KEY_FILE: certs.clientKeyFile,
-        KAFKA_TLS_KEY_PASSWORD_FILE: secretFile('key-passphrase', KEY_PASSPHRASE),
+        CDC_INVALIDATOR_LOG_LEVEL: 'debug',
+        CDC_INVALIDATOR_REDIS: `redis://127.0.0.1:${redis.port}`,
+        CDC_INVALIDATOR_REDIS_PASSWORD: REDIS_PASSWORD,
+        CDC_INVALIDATOR_KAFKA_SASL_USERNAME: 'svc-cdc',
+        CDC_INVALIDATOR_KAFKA_SASL_PASSWORD_FILE: secretFile('kafka-password', KAFKA_PASSWORD),
+        CDC_INVALIDATOR_KAFKA_TLS_CERT: certs.clientCertFile,
+        CDC_INVALIDATOR_KAFKA_TLS_KEY: certs.clientKeyFile,
+        CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD_FILE: secretFile('key-passphrase', KEY_PASSPHRASE),
         ...registryEnv(),
       },
     );
@@ -212,12 +215,12 @@ describe('secrets stay out of the output when Kafka authentication fails', { tim
 
   it('SASL over plaintext is warned about once', async () => {
     const child = spawnCli(['run', '--brokers', broker.listeners.saslPlaintext!.join(','), '--topics', uniqueName('sasl'), '--group', uniqueName('g'), '--mappings', await mappingsDir(), ...FAST], {
-      LOG_LEVEL: 'info',
-      REDIS_URL: `redis://127.0.0.1:${redis.port}`,
-      REDIS_PASSWORD: REDIS_PASSWORD,
-      KAFKA_SASL_MECHANISM: 'scram-sha-256',
-      KAFKA_SASL_USERNAME: 'svc-cdc',
-      KAFKA_SASL_PASSWORD: KAFKA_PASSWORD,
+      CDC_INVALIDATOR_LOG_LEVEL: 'info',
+      CDC_INVALIDATOR_REDIS: `redis://127.0.0.1:${redis.port}`,
+      CDC_INVALIDATOR_REDIS_PASSWORD: REDIS_PASSWORD,
+      CDC_INVALIDATOR_KAFKA_SASL_MECHANISM: 'scram-sha-256',
+      CDC_INVALIDATOR_KAFKA_SASL_USERNAME: 'svc-cdc',
+      CDC_INVALIDATOR_KAFKA_SASL_PASSWORD: KAFKA_PASSWORD,
     });
     const text = output(child);
     try {

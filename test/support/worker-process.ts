@@ -23,7 +23,7 @@ export class WorkerProcess {
   async start(readyTimeoutMs = 120_000): Promise<void> {
     if (this.#child) throw new Error('the worker is already running');
     this.#healthPort = await freePort();
-    const child = spawnCli(['run'], { ...this.env, HEALTH_PORT: String(this.#healthPort) });
+    const child = spawnCli(['run'], { ...this.env, CDC_INVALIDATOR_HEALTH_PORT: String(this.#healthPort) });
     this.#child = child;
     const keep = (d: Buffer): void => {
       this.#output = (this.#output + d.toString()).slice(-65_536);

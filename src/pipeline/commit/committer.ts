@@ -5,7 +5,8 @@ import type { OffsetTracker } from './offset-tracker.js';
 
 /**
  * Commits what the tracker says is safe, at most once per interval, one commit at a time.
- * A failed commit is only logged: the offsets stay committable and go with the next one.
+ * A failed commit is logged: the offsets stay committable and go with the next one. After close()
+ * a failed flush() throws: the final commit's failure is the caller's to report.
  */
 export class Committer {
   #timer: NodeJS.Timeout | undefined;
@@ -54,8 +55,10 @@ export class Committer {
       this.stats.inc('commits');
       this.logger.debug({ offsets }, 'offsets committed');
     } catch (e) {
-      this.logger.warn({ err: { message: (e as Error).message }, partitions: offsets.length }, 'offset commit failed; will retry');
-      if (!this.#closed) setTimeout(() => this.kick(), this.intervalMs).unref();
+      // The final commit (after close) is reported to the caller, not swallowed.
+      if (this.#closed) throw e;
+      this.logger.warn({ err: e, partitions: offsets.length }, 'offset commit failed; will retry');
+      setTimeout(() => this.kick(), this.intervalMs).unref();
     }
   }
 

@@ -1,15 +1,10 @@
+import type { TopicPartitionOffset } from '../../domain/types.js';
+
 /**
  * Tracks, per partition, which fetched ranges are fully invalidated (first and second delete
  * acknowledged) and yields the offsets that are safe to commit: the end of the longest completed
  * prefix. Ranges complete out of order; a gap is never committed past.
  */
-export interface TopicPartitionOffset {
-  readonly topic: string;
-  readonly partition: number;
-  /** The next offset to read (Kafka commit semantics), as a decimal string. */
-  readonly offset: string;
-}
-
 /** One contiguous range of a partition handed to the pipeline. Complete it exactly once. */
 export interface WorkUnit {
   readonly topic: string;

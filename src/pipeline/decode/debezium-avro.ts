@@ -1,7 +1,7 @@
 import avro from 'avsc';
 import type protobuf from 'protobufjs';
-import { jsonBuffer } from '../../mapping/record-input.js';
-import type { Decoded, SourceRecord } from '../types.js';
+import { jsonBuffer } from '../../util/json.js';
+import type { Decoded, SourceRecord } from '../../domain/types.js';
 import { decodeDebeziumJson } from './debezium-json.js';
 import { DecodeError } from './errors.js';
 import { decimalFromBase64 } from './logical-types.js';

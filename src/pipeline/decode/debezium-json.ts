@@ -1,5 +1,5 @@
 import { isUnsafeInteger, parseJsonExact } from '../../util/json.js';
-import type { ChangeEvent, ChangeOp, Decoded, RowImage, SourceRecord } from '../types.js';
+import type { ChangeEvent, ChangeOp, Decoded, RowImage, SourceRecord } from '../../domain/types.js';
 import { DecodeError } from './errors.js';
 import { convertRow, envelopeFieldSchema, structConverters } from './logical-types.js';
 

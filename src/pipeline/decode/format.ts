@@ -1,12 +1,12 @@
 import type { DecoderConfig } from '../../config/schema-registry.js';
-import type { Decoded, SourceRecord } from '../types.js';
+import type { Decoded, RecordDecoder, SourceRecord } from '../../domain/types.js';
 import { decodeRegistryRecord } from './debezium-avro.js';
 import { decodeDebeziumJson } from './debezium-json.js';
 import { DecodeError } from './errors.js';
 import { isRegistryFramed, RegistryClient, schemaIdOf } from './registry-client.js';
 
 /** What the worker calls per record: synchronous for JSON, a promise when the registry is involved. */
-export type RecordDecoder = (record: SourceRecord) => Decoded | Promise<Decoded>;
+export type { RecordDecoder };
 
 /** JSON decoding that says so when a value it cannot read looks registry-framed. */
 function jsonWithHint(record: SourceRecord): Decoded {

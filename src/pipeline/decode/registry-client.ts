@@ -125,7 +125,7 @@ export class RegistryClient {
         if (err.status === 404 && SCHEMA_NOT_FOUND.test(err.message)) {
           throw new DecodeError('unknown_schema', `${what} names schema id ${id}, which the Schema Registry does not know`);
         }
-        const hint = err.status === 401 || err.status === 403 ? ' (check SCHEMA_REGISTRY_USERNAME/PASSWORD)' : err.status === 404 ? ' (is the registry URL right?)' : '';
+        const hint = err.status === 401 || err.status === 403 ? ' (check CDC_INVALIDATOR_SCHEMA_REGISTRY_USERNAME/PASSWORD)' : err.status === 404 ? ' (is the registry URL right?)' : '';
         throw new DecoderUnavailableError(`schema registry ${this.#url}: schema ${id}: HTTP ${err.status ?? '?'}${hint}: ${err.message}`, { cause: e });
       }
       if (err.name === 'ConfluentSchemaRegistryArgumentError') {

@@ -1,6 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { TopicPartitionOffset } from '../commit/offset-tracker.js';
+import type { TopicPartitionOffset } from '../../domain/types.js';
 import { toSourceBatch } from './kafkajs-batch.js';
 import type { BatchHandler, Source, SourceBatch, SourceEvents } from './source.js';
 

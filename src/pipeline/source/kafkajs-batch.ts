@@ -1,5 +1,5 @@
 import type { EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
-import type { SourceRecord } from '../types.js';
+import type { SourceRecord } from '../../domain/types.js';
 import type { SourceBatch } from './source.js';
 
 /** Kafka headers as text (Connect's default header converter writes strings). */

@@ -1,5 +1,5 @@
-import type { TopicPartitionOffset } from '../commit/offset-tracker.js';
-import type { SourceRecord } from '../types.js';
+import type { TopicPartitionOffset } from '../../domain/types.js';
+import type { SourceRecord } from '../../domain/types.js';
 
 /** One fetched batch of one partition, with the controls the consumer loop needs while it waits. */
 export interface SourceBatch {

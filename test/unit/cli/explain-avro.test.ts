@@ -29,7 +29,7 @@ before(async () => {
 after(async () => registry?.close());
 
 async function explain(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; lines: Record<string, unknown>[] }> {
-  const child = spawnCli(['explain', '--mappings', mappings, ...args], { SCHEMA_REGISTRY_URL: '', ...env });
+  const child = spawnCli(['explain', '--mappings', mappings, ...args], { CDC_INVALIDATOR_SCHEMA_REGISTRY: '', ...env });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const code = await exitOf(child);
@@ -48,8 +48,8 @@ describe('explain with registry-framed files', { timeout: 60_000 }, () => {
     }
   });
 
-  it('takes the registry from SCHEMA_REGISTRY_URL; without one a framed file is an error that says so', async () => {
-    const fromEnv = await explain([file], { SCHEMA_REGISTRY_URL: registry.url });
+  it('takes the registry from CDC_INVALIDATOR_SCHEMA_REGISTRY; without one a framed file is an error that says so', async () => {
+    const fromEnv = await explain([file], { CDC_INVALIDATOR_SCHEMA_REGISTRY: registry.url });
     assert.equal(fromEnv.code, 0);
     assert.deepEqual(fromEnv.lines[0]!['keys'], ['product:501', 'product:501:price:1234.50']);
     const none = await explain([file]);

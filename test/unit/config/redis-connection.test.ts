@@ -21,36 +21,36 @@ describe('Redis connection settings', () => {
   it('credentials from env or files, never both with the URL', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cdci-redis-conn-'));
     await writeFile(join(dir, 'pw'), 's3cret\n');
-    const c = resolveRedisConnection('redis://h:1', {}, { REDIS_USERNAME: 'inval', REDIS_PASSWORD_FILE: join(dir, 'pw') });
+    const c = resolveRedisConnection('redis://h:1', {}, { CDC_INVALIDATOR_REDIS_USERNAME: 'inval', CDC_INVALIDATOR_REDIS_PASSWORD_FILE: join(dir, 'pw') });
     assert.equal(c.username, 'inval');
     assert.equal(c.password, 's3cret');
-    assert.throws(() => resolveRedisConnection('redis://:x@h:1', {}, { REDIS_PASSWORD: 'y' }), /REDIS_PASSWORD/);
-    assert.throws(() => resolveRedisConnection('redis://h:1', {}, { REDIS_PASSWORD: 'y', REDIS_PASSWORD_FILE: join(dir, 'pw') }), ConfigError);
+    assert.throws(() => resolveRedisConnection('redis://:x@h:1', {}, { CDC_INVALIDATOR_REDIS_PASSWORD: 'y' }), /CDC_INVALIDATOR_REDIS_PASSWORD/);
+    assert.throws(() => resolveRedisConnection('redis://h:1', {}, { CDC_INVALIDATOR_REDIS_PASSWORD: 'y', CDC_INVALIDATOR_REDIS_PASSWORD_FILE: join(dir, 'pw') }), ConfigError);
   });
 
   it('TLS files from flags or env; cert and key go together; unreadable files name the variable', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cdci-redis-tls-'));
     for (const f of ['ca.pem', 'cert.pem', 'key.pem']) await writeFile(join(dir, f), `---${f}---`);
-    const c = resolveRedisConnection('redis://h:1', { redisTlsCa: join(dir, 'ca.pem') }, { REDIS_TLS_CERT_FILE: join(dir, 'cert.pem'), REDIS_TLS_KEY_FILE: join(dir, 'key.pem') });
+    const c = resolveRedisConnection('redis://h:1', { redisTlsCa: join(dir, 'ca.pem') }, { CDC_INVALIDATOR_REDIS_TLS_CERT: join(dir, 'cert.pem'), CDC_INVALIDATOR_REDIS_TLS_KEY: join(dir, 'key.pem') });
     assert.equal(c.tls?.ca?.toString(), '---ca.pem---');
     assert.equal(c.tls?.cert?.toString(), '---cert.pem---');
     assert.equal(c.tls?.key?.toString(), '---key.pem---');
     assert.throws(() => resolveRedisConnection('redis://h:1', { redisTlsCert: join(dir, 'cert.pem') }, {}), /go together/);
-    assert.throws(() => resolveRedisConnection('redis://h:1', { redisTlsCa: join(dir, 'missing.pem') }, {}), /REDIS_TLS_CA_FILE: cannot read .*missing\.pem: ENOENT/);
+    assert.throws(() => resolveRedisConnection('redis://h:1', { redisTlsCa: join(dir, 'missing.pem') }, {}), /CDC_INVALIDATOR_REDIS_TLS_CA: cannot read .*missing\.pem: ENOENT/);
   });
 
   it('Cluster: a list of seed URLs, one scheme, database 0 only', () => {
-    const c = resolveRedisConnection('redis://a:7000, redis://b:7001', {}, { REDIS_CLUSTER: 'true' });
+    const c = resolveRedisConnection('redis://a:7000, redis://b:7001', {}, { CDC_INVALIDATOR_REDIS_CLUSTER: 'true' });
     assert.deepEqual(c.topology, { kind: 'cluster', seeds: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }] });
     assert.throws(() => resolveRedisConnection('redis://a:7000,redis://b:7001', {}, {}), /needs --redis-cluster/);
     assert.throws(() => resolveRedisConnection('redis://a:7000,rediss://b:7001', { redisCluster: true }, {}), /one scheme/);
     assert.throws(() => resolveRedisConnection('redis://a:7000/2', { redisCluster: true }, {}), /database 0/);
     assert.throws(() => resolveRedisConnection('redis://a:7000,http://b:1', { redisCluster: true }, {}), /--redis \(entry 2\): expected a redis:\/\//);
-    assert.throws(() => resolveRedisConnection('redis://a', {}, { REDIS_CLUSTER: 'maybe' }), /REDIS_CLUSTER: expected true or false/);
+    assert.throws(() => resolveRedisConnection('redis://a', {}, { CDC_INVALIDATOR_REDIS_CLUSTER: 'maybe' }), /CDC_INVALIDATOR_REDIS_CLUSTER: expected true or false/);
   });
 
   it('Sentinel: sentinels and master name together, sentinel password from env', () => {
-    const c = resolveRedisConnection('redis://ignored/1', { redisSentinels: '10.0.0.1:26379,[::1]:26380' }, { REDIS_SENTINEL_MASTER: 'cache', REDIS_SENTINEL_PASSWORD: 'sp' });
+    const c = resolveRedisConnection('redis://ignored/1', { redisSentinels: '10.0.0.1:26379,[::1]:26380' }, { CDC_INVALIDATOR_REDIS_SENTINEL_MASTER: 'cache', CDC_INVALIDATOR_REDIS_SENTINEL_PASSWORD: 'sp' });
     assert.deepEqual(c.topology, {
       kind: 'sentinel',
       sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: '::1', port: 26380 }],
@@ -66,8 +66,8 @@ describe('Redis connection settings', () => {
   });
 
   it('the run config carries it, and describeConfig shows no password, sentinel password or key bytes', () => {
-    const env = { REDIS_PASSWORD: 'pw-in-env', REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_MASTER: 'cache', REDIS_SENTINEL_PASSWORD: 'sentinel-pw' };
-    const c = resolveRunConfig({ topicPrefix: 'p', redis: 'redis://u:url-pw@h:1' }, { ...env, REDIS_PASSWORD: '' });
+    const env = { CDC_INVALIDATOR_REDIS_PASSWORD: 'pw-in-env', CDC_INVALIDATOR_REDIS_SENTINELS: 's:26379', CDC_INVALIDATOR_REDIS_SENTINEL_MASTER: 'cache', CDC_INVALIDATOR_REDIS_SENTINEL_PASSWORD: 'sentinel-pw' };
+    const c = resolveRunConfig({ topicPrefix: 'p', redis: 'redis://u:url-pw@h:1' }, { ...env, CDC_INVALIDATOR_REDIS_PASSWORD: '' });
     assert.equal(c.redis.password, 'url-pw');
     const text = JSON.stringify(describeConfig(c));
     assert.doesNotMatch(text, /url-pw|sentinel-pw/);

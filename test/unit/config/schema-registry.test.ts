@@ -11,10 +11,10 @@ describe('decoder settings (--format, --schema-registry)', () => {
     const c = resolveRunConfig({ topicPrefix: 'shop' }, {});
     assert.equal(c.format, 'auto');
     assert.equal(c.schemaRegistry, undefined);
-    const e = resolveRunConfig({ topicPrefix: 'shop' }, { VALUE_FORMAT: 'avro', SCHEMA_REGISTRY_URL: 'http://sr:8081/', SCHEMA_REGISTRY_TIMEOUT: '2s' });
+    const e = resolveRunConfig({ topicPrefix: 'shop' }, { CDC_INVALIDATOR_FORMAT: 'avro', CDC_INVALIDATOR_SCHEMA_REGISTRY: 'http://sr:8081/', CDC_INVALIDATOR_SCHEMA_REGISTRY_TIMEOUT: '2s' });
     assert.equal(e.format, 'avro');
     assert.deepEqual(e.schemaRegistry, { url: 'http://sr:8081', timeoutMs: 2000 });
-    const f = resolveRunConfig({ topicPrefix: 'shop', format: 'json', schemaRegistry: 'https://other:443' }, { VALUE_FORMAT: 'avro', SCHEMA_REGISTRY_URL: 'http://sr:8081' });
+    const f = resolveRunConfig({ topicPrefix: 'shop', format: 'json', schemaRegistry: 'https://other:443' }, { CDC_INVALIDATOR_FORMAT: 'avro', CDC_INVALIDATOR_SCHEMA_REGISTRY: 'http://sr:8081' });
     assert.equal(f.format, 'json');
     assert.equal(f.schemaRegistry?.url, 'https://other');
   });
@@ -25,13 +25,13 @@ describe('decoder settings (--format, --schema-registry)', () => {
     assert.throws(() => resolveRunConfig({ topicPrefix: 'p', schemaRegistry: 'ftp://x' }, {}), ConfigError);
     assert.throws(() => resolveRunConfig({ topicPrefix: 'p', schemaRegistry: 'not a url' }, {}), ConfigError);
     assert.throws(() => resolveRunConfig({ topicPrefix: 'p', schemaRegistry: 'http://sr', schemaRegistryCa: '/etc/hostname' }, {}), ConfigError);
-    assert.throws(() => resolveRunConfig({ topicPrefix: 'p', schemaRegistry: 'http://sr' }, { SCHEMA_REGISTRY_USERNAME: 'u' }), ConfigError);
+    assert.throws(() => resolveRunConfig({ topicPrefix: 'p', schemaRegistry: 'http://sr' }, { CDC_INVALIDATOR_SCHEMA_REGISTRY_USERNAME: 'u' }), ConfigError);
   });
 
   it('takes basic auth from env or _FILE (or the URL), and never shows the password', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cdci-sr-'));
     await writeFile(join(dir, 'pw'), 'fr0m-file\n');
-    const c = resolveRunConfig({ topicPrefix: 'p', schemaRegistry: 'https://sr:8081' }, { SCHEMA_REGISTRY_USERNAME: 'cdc', SCHEMA_REGISTRY_PASSWORD_FILE: join(dir, 'pw') });
+    const c = resolveRunConfig({ topicPrefix: 'p', schemaRegistry: 'https://sr:8081' }, { CDC_INVALIDATOR_SCHEMA_REGISTRY_USERNAME: 'cdc', CDC_INVALIDATOR_SCHEMA_REGISTRY_PASSWORD_FILE: join(dir, 'pw') });
     assert.equal(c.schemaRegistry?.username, 'cdc');
     assert.equal(c.schemaRegistry?.password, 'fr0m-file');
     assert.doesNotMatch(JSON.stringify(describeConfig(c)), /fr0m-file/);

@@ -10,10 +10,10 @@ const dir = mkdtempSync(join(tmpdir(), 'secrets-'));
 
 test('a secret comes from NAME or from the file NAME_FILE names, without its trailing newline', () => {
   writeFileSync(join(dir, 'pw'), 's3cret\n');
-  assert.equal(secretFromEnv({ REDIS_PASSWORD: 'direct' }, 'REDIS_PASSWORD'), 'direct');
-  assert.equal(secretFromEnv({ REDIS_PASSWORD_FILE: join(dir, 'pw') }, 'REDIS_PASSWORD'), 's3cret');
-  assert.equal(secretFromEnv({}, 'REDIS_PASSWORD'), undefined);
-  assert.equal(secretFromEnv({ REDIS_PASSWORD: '' }, 'REDIS_PASSWORD'), undefined);
+  assert.equal(secretFromEnv({ CDC_INVALIDATOR_REDIS_PASSWORD: 'direct' }, 'CDC_INVALIDATOR_REDIS_PASSWORD'), 'direct');
+  assert.equal(secretFromEnv({ CDC_INVALIDATOR_REDIS_PASSWORD_FILE: join(dir, 'pw') }, 'CDC_INVALIDATOR_REDIS_PASSWORD'), 's3cret');
+  assert.equal(secretFromEnv({}, 'CDC_INVALIDATOR_REDIS_PASSWORD'), undefined);
+  assert.equal(secretFromEnv({ CDC_INVALIDATOR_REDIS_PASSWORD: '' }, 'CDC_INVALIDATOR_REDIS_PASSWORD'), undefined);
 });
 
 test('both set, or an unreadable file, is a configuration error naming the variable', () => {

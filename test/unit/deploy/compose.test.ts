@@ -88,7 +88,7 @@ describe('docker-compose.yml', () => {
     assert.match(kafka['KAFKA_LISTENERS'] ?? '', new RegExp(`EXTERNAL://:${external[1]}\\b`));
     assert.equal(published(service('kafka')).get(Number(external[1])), Number(external[1]));
     // The worker: its health port.
-    const health = Number(env(service(WORKER))['HEALTH_PORT']);
+    const health = Number(env(service(WORKER))['CDC_INVALIDATOR_HEALTH_PORT']);
     assert.ok(health > 0);
     assert.equal(published(service(WORKER)).get(health), health);
   });
@@ -165,11 +165,11 @@ describe('docker-compose.yml', () => {
     const w = service(WORKER);
     assert.ok(w.build === '.' || (typeof w.build === 'object' && w.build.context === '.'), 'build: . (the Dockerfile)');
     const e = env(w);
-    assert.equal(mountOnto(w, e['MAPPINGS_DIR'] ?? ''), './mappings', 'MAPPINGS_DIR is where ./mappings is mounted');
+    assert.equal(mountOnto(w, e['CDC_INVALIDATOR_MAPPINGS'] ?? ''), './mappings', 'CDC_INVALIDATOR_MAPPINGS is where ./mappings is mounted');
     const internal = /INTERNAL:\/\/kafka:(\d+)/.exec(env(service('kafka'))['KAFKA_ADVERTISED_LISTENERS'] ?? '');
-    assert.equal(e['KAFKA_BROKERS'], `kafka:${internal?.[1]}`);
-    assert.equal(e['REDIS_URL'], 'redis://redis:6379');
-    const grace = parseDuration(e['SHUTDOWN_GRACE'] ?? '10s');
+    assert.equal(e['CDC_INVALIDATOR_BROKERS'], `kafka:${internal?.[1]}`);
+    assert.equal(e['CDC_INVALIDATOR_REDIS'], 'redis://redis:6379');
+    const grace = parseDuration(e['CDC_INVALIDATOR_SHUTDOWN_GRACE'] ?? '10s');
     assert.ok(parseDuration(w.stop_grace_period ?? '10s') > grace, 'docker waits longer than the drain before SIGKILL');
     assert.match(w.healthcheck?.test.join(' ') ?? '', /\/readyz/);
   });
@@ -182,7 +182,7 @@ describe('docker-compose.yml', () => {
     const secure = lines
       .map((l, i) => {
         if (i > start && i < end) {
-          if (/^ {6}(KAFKA_BROKERS|REDIS_URL): /.test(l)) return null; // replaced by the secure variants
+          if (/^ {6}(CDC_INVALIDATOR_BROKERS|CDC_INVALIDATOR_REDIS): /.test(l)) return null; // replaced by the secure variants
           const v = /^( {6})# ([A-Z][A-Z0-9_]*: .*)$/.exec(l) ?? /^( {4})# (secrets: \[.*)$/.exec(l);
           if (v) return v[1]! + v[2]!;
         }
@@ -193,11 +193,11 @@ describe('docker-compose.yml', () => {
       .join('\n');
     const parsed = parse(secure) as ComposeFile;
     const e = env(parsed.services[WORKER]!);
-    for (const name of ['REDIS_USERNAME', 'REDIS_PASSWORD_FILE', 'REDIS_TLS_CA_FILE', 'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD_FILE', 'KAFKA_TLS', 'KAFKA_TLS_CA_FILE']) {
+    for (const name of ['CDC_INVALIDATOR_REDIS_USERNAME', 'CDC_INVALIDATOR_REDIS_PASSWORD_FILE', 'CDC_INVALIDATOR_REDIS_TLS_CA', 'CDC_INVALIDATOR_KAFKA_SASL_MECHANISM', 'CDC_INVALIDATOR_KAFKA_SASL_USERNAME', 'CDC_INVALIDATOR_KAFKA_SASL_PASSWORD_FILE', 'CDC_INVALIDATOR_KAFKA_TLS', 'CDC_INVALIDATOR_KAFKA_TLS_CA']) {
       assert.ok(e[name], `secure variant sets ${name}`);
     }
-    assert.match(e['REDIS_URL'] ?? '', /^rediss:\/\//);
-    assert.equal(e['KAFKA_TLS'], 'true');
+    assert.match(e['CDC_INVALIDATOR_REDIS'] ?? '', /^rediss:\/\//);
+    assert.equal(e['CDC_INVALIDATOR_KAFKA_TLS'], 'true');
     const secrets = parsed.services[WORKER]!.secrets ?? [];
     assert.ok(secrets.length > 0);
     for (const s of secrets) assert.ok(parsed.secrets?.[s]?.file, `secret ${s} is defined at the top level`);
@@ -228,7 +228,7 @@ describe('docker-compose.yml worker healthcheck', () => {
   function probe(): Promise<number | null> {
     assert.deepEqual(test.slice(0, 2), ['CMD', 'node'], 'exec form with node (the image has no curl)');
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, test.slice(2), { env: { HEALTH_PORT: String(port) }, stdio: 'ignore' });
+      const child = spawn(process.execPath, test.slice(2), { env: { CDC_INVALIDATOR_HEALTH_PORT: String(port) }, stdio: 'ignore' });
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       child.on('error', reject);
       child.on('close', (code) => {

@@ -176,8 +176,8 @@ describe('Dockerfile', () => {
   });
 
   it('exposes the health port it sets', () => {
-    const port = envOf(runtime).get('HEALTH_PORT');
-    assert.ok(port && Number(port) > 0, 'HEALTH_PORT is set, so the HEALTHCHECK has a server to ask');
+    const port = envOf(runtime).get('CDC_INVALIDATOR_HEALTH_PORT');
+    assert.ok(port && Number(port) > 0, 'CDC_INVALIDATOR_HEALTH_PORT is set, so the HEALTHCHECK has a server to ask');
     assert.ok(of(runtime, 'EXPOSE').some((e) => e.args.split(/\s+/).includes(port)), `EXPOSE ${port}`);
   });
 });
@@ -198,11 +198,11 @@ describe('Dockerfile HEALTHCHECK', () => {
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  /** Runs the check's command (node, as in the image) with HEALTH_PORT set. */
+  /** Runs the check's command (node, as in the image) with CDC_INVALIDATOR_HEALTH_PORT set. */
   function probe(healthPort: string): Promise<{ code: number | null; stderr: string }> {
     assert.equal(check[0], 'node', 'the check uses node (the slim image has no curl)');
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, check.slice(1), { env: { HEALTH_PORT: healthPort }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, check.slice(1), { env: { CDC_INVALIDATOR_HEALTH_PORT: healthPort }, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -214,19 +214,19 @@ describe('Dockerfile HEALTHCHECK', () => {
     });
   }
 
-  it('asks /livez on HEALTH_PORT: healthy on 200', async () => {
+  it('asks /livez on CDC_INVALIDATOR_HEALTH_PORT: healthy on 200', async () => {
     livez = 200;
     paths.length = 0;
     assert.equal((await probe(String(port))).code, 0);
     assert.deepEqual(paths, ['/livez']);
   });
 
-  it('unhealthy on a 5xx, when nothing listens, and when HEALTH_PORT is 0', async () => {
+  it('unhealthy on a 5xx, when nothing listens, and when CDC_INVALIDATOR_HEALTH_PORT is 0', async () => {
     livez = 503;
     assert.equal((await probe(String(port))).code, 1);
     assert.equal((await probe(String(await freePort()))).code, 1);
     const off = await probe('0');
     assert.equal(off.code, 1);
-    assert.match(off.stderr, /HEALTH_PORT is 0/);
+    assert.match(off.stderr, /CDC_INVALIDATOR_HEALTH_PORT is 0/);
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { envName, SETTINGS } from '../../../src/config/settings.js';
 import { loadMappings } from '../../../src/mapping/load.js';
 import { parseDuration } from '../../../src/util/duration.js';
 import { repoRoot } from '../../support/paths.js';
@@ -91,15 +92,16 @@ const SOURCE = (function read(d: string): string {
     .map((e) => (e.isDirectory() ? read(join(d, e.name)) : e.name.endsWith('.ts') ? readFileSync(join(d, e.name), 'utf8') : ''))
     .join('\n');
 })(join(root, 'src'));
-const knownSetting = (name: string): boolean =>
-  name === 'NODE_OPTIONS' || SOURCE.includes(`'${name}'`) || (name.endsWith('_FILE') && SOURCE.includes(`'${name.slice(0, -'_FILE'.length)}'`));
+/** A variable of the settings table (src/config/settings.ts), its _FILE form for credentials, or one the source names. */
+const TABLE_NAMES = new Set(SETTINGS.filter((s) => s.env).flatMap((s) => [envName(s), ...(s.secret ? [`${envName(s)}_FILE`] : [])]));
+const knownSetting = (name: string): boolean => name === 'NODE_OPTIONS' || TABLE_NAMES.has(name) || SOURCE.includes(`'${name}'`);
 
-/** The worker's mappings volume and where MAPPINGS_DIR lands inside it. */
+/** The worker's mappings volume and where CDC_INVALIDATOR_MAPPINGS lands inside it. */
 function mappingsMount(): { volume: Volume; mountPath: string; subdir: string } {
-  const mappingsDir = envValue('MAPPINGS_DIR') ?? literals('cdc-invalidator-config').get('MAPPINGS_DIR');
-  assert.ok(mappingsDir, 'MAPPINGS_DIR is set');
+  const mappingsDir = envValue('CDC_INVALIDATOR_MAPPINGS') ?? literals('cdc-invalidator-config').get('CDC_INVALIDATOR_MAPPINGS');
+  assert.ok(mappingsDir, 'CDC_INVALIDATOR_MAPPINGS is set');
   const mount = container?.volumeMounts?.find((m) => mappingsDir === m.mountPath || mappingsDir.startsWith(`${m.mountPath}/`));
-  assert.ok(mount, `no volume is mounted at or above MAPPINGS_DIR ${mappingsDir}`);
+  assert.ok(mount, `no volume is mounted at or above CDC_INVALIDATOR_MAPPINGS ${mappingsDir}`);
   const volume = pod?.volumes?.find((v) => v.name === mount.name);
   assert.ok(volume?.configMap, `the volume at ${mount.mountPath} is a ConfigMap`);
   return { volume, mountPath: mount.mountPath, subdir: posix.relative(mount.mountPath, mappingsDir) };
@@ -131,9 +133,9 @@ describe('deploy/kubernetes', () => {
     assert.ok((deployment.spec.replicas ?? 1) > 1, 'more than one replica, or the PDB blocks every drain');
   });
 
-  it('liveness probes /livez and readiness /readyz on the port HEALTH_PORT sets', () => {
-    const port = Number(envValue('HEALTH_PORT') ?? literals('cdc-invalidator-config').get('HEALTH_PORT'));
-    assert.ok(port > 0, 'HEALTH_PORT is set (0 turns the server off)');
+  it('liveness probes /livez and readiness /readyz on the port CDC_INVALIDATOR_HEALTH_PORT sets', () => {
+    const port = Number(envValue('CDC_INVALIDATOR_HEALTH_PORT') ?? literals('cdc-invalidator-config').get('CDC_INVALIDATOR_HEALTH_PORT'));
+    assert.ok(port > 0, 'CDC_INVALIDATOR_HEALTH_PORT is set (0 turns the server off)');
     const resolve = (p: string | number): number => (typeof p === 'number' ? p : container?.ports?.find((c) => c.name === p)?.containerPort ?? NaN);
     assert.equal(container?.livenessProbe?.httpGet.path, '/livez');
     assert.equal(container?.readinessProbe?.httpGet.path, '/readyz');
@@ -141,10 +143,10 @@ describe('deploy/kubernetes', () => {
     assert.equal(resolve(container!.readinessProbe!.httpGet.port), port);
   });
 
-  it('terminationGracePeriodSeconds is longer than SHUTDOWN_GRACE', () => {
-    const grace = envValue('SHUTDOWN_GRACE') ?? literals('cdc-invalidator-config').get('SHUTDOWN_GRACE') ?? '10s';
+  it('terminationGracePeriodSeconds is longer than CDC_INVALIDATOR_SHUTDOWN_GRACE', () => {
+    const grace = envValue('CDC_INVALIDATOR_SHUTDOWN_GRACE') ?? literals('cdc-invalidator-config').get('CDC_INVALIDATOR_SHUTDOWN_GRACE') ?? '10s';
     const period = pod?.terminationGracePeriodSeconds ?? 30;
-    assert.ok(period * 1000 > parseDuration(grace), `terminationGracePeriodSeconds ${period} vs SHUTDOWN_GRACE ${grace}`);
+    assert.ok(period * 1000 > parseDuration(grace), `terminationGracePeriodSeconds ${period} vs CDC_INVALIDATOR_SHUTDOWN_GRACE ${grace}`);
   });
 
   it('runs non-root with a read-only root filesystem, as the image user', () => {
@@ -198,7 +200,7 @@ describe('deploy/kubernetes', () => {
     assert.deepEqual(items.map((i) => i.key).sort(), repoFiles, "the volume's items are the generator's keys");
   });
 
-  it('MAPPINGS_DIR, as the kubelet lays the ConfigMap out, loads every mapping exactly once', async () => {
+  it('CDC_INVALIDATOR_MAPPINGS, as the kubelet lays the ConfigMap out, loads every mapping exactly once', async () => {
     const { volume, subdir } = mappingsMount();
     // The kubelet's atomic writer: files in a hidden timestamped directory, ..data pointing at it, and a
     // symlink at the volume root for each item path's first segment.
@@ -211,7 +213,7 @@ describe('deploy/kubernetes', () => {
     }
     symlinkSync(ts, join(tmp, '..data'));
     for (const top of new Set(items.map((i) => i.path.split('/')[0]!))) symlinkSync(join('..data', top), join(tmp, top));
-    assert.notEqual(subdir, '', 'MAPPINGS_DIR is a subdirectory of the mount, not the volume root with its ..data entries');
+    assert.notEqual(subdir, '', 'CDC_INVALIDATOR_MAPPINGS is a subdirectory of the mount, not the volume root with its ..data entries');
     const loaded = await loadMappings(join(tmp, subdir));
     assert.deepEqual(loaded.problems.filter((p) => p.severity === 'error'), []);
     assert.equal(loaded.files.length, items.length);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { evaluate } from '../../../src/mapping/evaluate.js';
 import { MappingSet } from '../../../src/mapping/mapping-set.js';
 import { parseMappingFile } from '../../../src/mapping/parse.js';
-import type { ChangeEvent } from '../../../src/pipeline/types.js';
+import type { ChangeEvent } from '../../../src/domain/types.js';
 
 function mappingSet(yaml: string): MappingSet {
   const r = parseMappingFile('m.yaml', yaml);

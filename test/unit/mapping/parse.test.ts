@@ -54,7 +54,7 @@ describe('mapping file parser', () => {
       'm.yaml:6:29 unknown field "when.since" (known: changed)',
       'm.yaml:6:22 "1bad" is not a column name',
       'm.yaml:6:12 warning: "when.changed" only filters updates, and this mapping does not fire on "u"',
-      'm.yaml:7:26 second_delete_delay: expected milliseconds or a duration such as 1500ms, 2s, 5m; got "soon"',
+      'm.yaml:7:26 second_delete_delay: expected milliseconds or a duration such as 1500ms, 2s, 5m, 1h; got "soon"',
       'm.yaml:8:29 on_truncate.versions template "v:{id}" uses a column, but a truncate has no row',
       'm.yaml:8:5 warning: "on_truncate" never applies: the mapping does not fire on "t"',
     ]);

@@ -10,6 +10,7 @@ import { parseMappingFile } from '../../../src/mapping/parse.js';
 import { parseTestFile, type TestCase } from '../../../src/mapping/test-file.js';
 import { formatCaseResult, loadMappingTests, runCase, runMappingTests, type CaseResult } from '../../../src/mapping/test-runner.js';
 import { fixturePath } from '../../support/paths.js';
+import { decodeDebeziumJson } from '../../../src/pipeline/decode/debezium-json.js';
 
 const MAPPINGS = `mappings:
   - name: users
@@ -47,7 +48,7 @@ function problems(yaml: string): string[] {
 
 async function run(yaml: string, testPath = join(tmpdir(), 't.test.yaml')): Promise<CaseResult[]> {
   const out: CaseResult[] = [];
-  for (const c of cases(yaml)) out.push(await runCase(c, testPath, set));
+  for (const c of cases(yaml)) out.push(await runCase(c, testPath, set, decodeDebeziumJson));
   return out;
 }
 
@@ -285,7 +286,7 @@ describe('mapping test files: load, coverage, JUnit', () => {
     assert.equal(loaded.problems[0]!.col, 19);
     assert.match(loaded.problems[0]!.message, /event file "missing\.json" cannot be read \(.*ENOENT\)/);
 
-    const summary = await runMappingTests(loaded, set);
+    const summary = await runMappingTests(loaded, set, decodeDebeziumJson);
     assert.deepEqual([summary.passed, summary.failed, summary.errors], [1, 0, 0]);
     assert.deepEqual(summary.unexercised.map((m) => m.name), ['customers', 'orders', 'never-tested']);
   });

@@ -7,7 +7,7 @@ import { decodeDebeziumJson } from '../../../src/pipeline/decode/debezium-json.j
 import { DecodeError, DecoderUnavailableError } from '../../../src/pipeline/decode/errors.js';
 import { createDecoder, type RecordDecoder } from '../../../src/pipeline/decode/format.js';
 import { RegistryClient } from '../../../src/pipeline/decode/registry-client.js';
-import type { Decoded, SourceRecord } from '../../../src/pipeline/types.js';
+import type { Decoded, SourceRecord } from '../../../src/domain/types.js';
 import { freePort } from '../../support/ports.js';
 import { avroEvents, avroSchemaText, encodeEvent, registerProducts, type ProductsSchemas } from '../../support/avro.js';
 import { fixturePath } from '../../support/paths.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeDebeziumJson, tableFromTopic } from '../../../src/pipeline/decode/debezium-json.js';
 import { DecodeError } from '../../../src/pipeline/decode/errors.js';
-import type { SourceRecord } from '../../../src/pipeline/types.js';
+import type { SourceRecord } from '../../../src/domain/types.js';
 
 const source = { version: '3.5.2.Final', connector: 'postgresql', name: 'shop', schema: 'inventory', table: 'customers', snapshot: 'false', db: 'app' };
 

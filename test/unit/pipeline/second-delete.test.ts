@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SecondDeleteScheduler } from '../../../src/pipeline/sink/second-delete.js';
+import { SecondDeleteScheduler } from '../../../src/pipeline/invalidate/second-delete.js';
 import { sleep } from '../../../src/util/backoff.js';
 
 

@@ -54,7 +54,7 @@ describe('logger redaction of secrets', () => {
     writeFileSync(cert, 'CERT-BYTES');
     const config = resolveRunConfig(
       { topics: 't', redis: 'redis://u:redis-url-pw@h:6379', kafkaSaslMechanism: 'scram-sha-512', kafkaTlsCert: cert, kafkaTlsKey: key, logLevel: 'debug' },
-      { KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: 'sasl-pw-42', KAFKA_TLS_KEY_PASSWORD: 'key-pw-42' },
+      { CDC_INVALIDATOR_KAFKA_SASL_USERNAME: 'svc', CDC_INVALIDATOR_KAFKA_SASL_PASSWORD: 'sasl-pw-42', CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD: 'key-pw-42' },
     );
     const { text, logger } = capture();
     logger.info({ config: describeConfig(config) }, 'starting');

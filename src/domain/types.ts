@@ -1,4 +1,7 @@
-/** The internal shapes that flow through the pipeline: source → decode → map → sink → commit. */
+/**
+ * The domain types every folder may import: Kafka records as the pipeline sees them, decoded
+ * change events, offsets and topic selections. This module imports nothing of the project.
+ */
 
 /** One Kafka record as the source hands it over. Offsets are decimal strings (int64). */
 export interface SourceRecord {
@@ -39,7 +42,28 @@ export type Decoded =
   | { readonly kind: 'change'; readonly event: ChangeEvent }
   | { readonly kind: 'skip'; readonly reason: SkipReason };
 
+/** Decodes one record: synchronous for JSON, a promise when a Schema Registry is involved. */
+export type RecordDecoder = (record: SourceRecord) => Decoded | Promise<Decoded>;
+
 /** Where a record came from, for errors and logs. */
 export function recordRef(r: Pick<SourceRecord, 'topic' | 'partition' | 'offset'>): string {
   return `${r.topic}/${r.partition}@${r.offset}`;
+}
+
+export interface TopicPartitionOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to read (Kafka commit semantics), as a decimal string. */
+  readonly offset: string;
+}
+
+/** How the worker picks its topics: a list, a regex, or a Debezium prefix plus the mapped tables. */
+export type TopicSelection =
+  | { readonly kind: 'list'; readonly topics: readonly string[] }
+  | { readonly kind: 'regex'; readonly pattern: RegExp }
+  | { readonly kind: 'prefix'; readonly prefix: string };
+
+/** Debezium names a table's topic `<prefix>.<schema>.<table>`. */
+export function topicsForPrefix(prefix: string, tables: readonly string[]): string[] {
+  return tables.map((t) => `${prefix}.${t}`);
 }

@@ -1,10 +1,12 @@
 import type { Kafka, Producer } from 'kafkajs';
-import type { SourceRecord } from '../types.js';
+import type { SourceRecord } from '../../domain/types.js';
 
 /** Why a record was dead-lettered: a stable code and a human message. */
 export interface PoisonInfo {
   readonly code: string;
   readonly message: string;
+  /** For `internal` poison (a bug): the stack, kept in a header. */
+  readonly stack?: string;
 }
 
 /** Where records the pipeline cannot handle are parked for an operator. */
@@ -21,6 +23,7 @@ export const DLQ_HEADERS = {
   offset: 'cdc-invalidator.source.offset',
   code: 'cdc-invalidator.error.code',
   message: 'cdc-invalidator.error.message',
+  stack: 'cdc-invalidator.error.stack',
 } as const;
 
 /**
@@ -49,6 +52,7 @@ export class KafkaDeadLetter implements DeadLetterSink {
     headers[DLQ_HEADERS.offset] = record.offset;
     headers[DLQ_HEADERS.code] = why.code;
     headers[DLQ_HEADERS.message] = why.message.slice(0, 1_000);
+    if (why.stack) headers[DLQ_HEADERS.stack] = why.stack.slice(0, 8_000);
     await this.#producer.send({ topic: this.topic, acks: -1, messages: [{ key: record.key, value: record.value, headers }] });
   }
 

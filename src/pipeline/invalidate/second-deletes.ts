@@ -1,0 +1,59 @@
+import { SecondDeleteScheduler } from './second-delete.js';
+
+export type SecondPassKind = 'key' | 'tag';
+
+export interface SecondDeletesOptions {
+  /** The worker's delay; mappings may have their own. */
+  readonly defaultDelayMs: number;
+  /** Runs one due second pass of `kind`; resolves once Redis acknowledged (retrying inside). */
+  readonly unlink: (kind: SecondPassKind, names: string[]) => Promise<void>;
+  /** A second pass that failed for good (fatal error, shutdown). */
+  readonly onError: (err: unknown) => void;
+  readonly now?: () => number;
+}
+
+/** One second-delete scheduler per distinct delay (the worker's and the mappings' own) and kind. */
+export class SecondDeletes {
+  readonly #schedulers = new Map<string, SecondDeleteScheduler>();
+
+  constructor(private readonly opts: SecondDeletesOptions) {}
+
+  /** Deletes `names` again after `delayMs` (undefined = the worker's delay); `done` once acknowledged. */
+  schedule(delayMs: number | undefined, kind: SecondPassKind, names: readonly string[], done: () => void): void {
+    this.#scheduler(delayMs ?? this.opts.defaultDelayMs, kind).schedule(names, done);
+  }
+
+  #scheduler(delayMs: number, kind: SecondPassKind): SecondDeleteScheduler {
+    const id = `${delayMs}:${kind}`;
+    let s = this.#schedulers.get(id);
+    if (!s) {
+      s = new SecondDeleteScheduler({
+        delayMs,
+        unlink: (names) => this.opts.unlink(kind, names),
+        onError: this.opts.onError,
+        ...(this.opts.now ? { now: this.opts.now } : {}),
+      });
+      this.#schedulers.set(id, s);
+    }
+    return s;
+  }
+
+  /** Names awaiting their second delete, over every scheduler (repeats counted). */
+  get pending(): number {
+    let n = 0;
+    for (const s of this.#schedulers.values()) n += s.pendingKeys;
+    return n;
+  }
+
+  /** Resolves once every scheduled second delete was done (each at its time). */
+  async drain(): Promise<void> {
+    for (const s of this.#schedulers.values()) await s.drain();
+  }
+
+  /** Drops everything pending (its offsets are never committed); returns how many names. */
+  abandon(): number {
+    let n = 0;
+    for (const s of this.#schedulers.values()) n += s.abandon();
+    return n;
+  }
+}
