@@ -7,16 +7,16 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
-import { readStored } from '../../../src/client/index.js';
-import { startCustomerService, type Customer, type CustomerService } from '../../../scripts/client-example.js';
-import { appRedis } from '../../support/client.js';
-import { uniqueName } from '../../support/kafka.js';
-import { repoRoot } from '../../support/paths.js';
-import { postgresUnavailable } from '../../support/postgres.js';
-import { stopProcess, waitFor } from '../../support/processes.js';
-import { startCdcStack, STACK_DB, type CdcStack } from '../../support/stack/cdc-stack.js';
-import { stackUnavailable } from '../../support/stack/jars.js';
-import { runArgs, spawnCli } from '../../support/worker.js';
+import { readStored } from '../../src/client/index.js';
+import { startCustomerService, type Customer, type CustomerService } from '../../scripts/client-example.js';
+import { appRedis } from '../support/client.js';
+import { uniqueName } from '../support/kafka.js';
+import { repoRoot } from '../support/paths.js';
+import { postgresUnavailable } from '../support/postgres.js';
+import { stopProcess, waitFor } from '../support/processes.js';
+import { startCdcStack, STACK_DB, type CdcStack } from '../support/stack/cdc-stack.js';
+import { stackUnavailable } from '../support/stack/jars.js';
+import { runArgs, spawnCli } from '../support/worker.js';
 
 /**
  * docs/client.md's example service on the whole pipeline: Postgres (the demo schema) → Debezium (Kafka
