@@ -27,6 +27,8 @@ export interface MappingPositions {
   readonly table: SourcePos;
   readonly templates: readonly TemplatePositions[];
   readonly whenChanged: readonly ColumnUse[];
+  /** `version_column`, when the mapping names one. */
+  readonly versionColumn?: ColumnUse;
 }
 
 /** The `{column}` placeholders of a template, with their index in the text (`{{`/`}}` are literal braces). */
@@ -95,12 +97,14 @@ export function mappingPositions(file: string, text: string): Map<string, Mappin
     const tableNode = item.get('table', true) as Node | undefined;
     const when = item.get('when', true);
     const changed = isMap(when) ? when.get('changed', true) : undefined;
+    const versionNode = item.get('version_column', true) as Node | undefined;
     out.set(nameNode.value, {
       name: nameNode.value,
       pos: posOf(item),
       table: posOf(tableNode ?? item),
       templates: [...templatesOf(item, false), ...templatesOf(item.get('on_truncate', true), true)],
       whenChanged: strings(changed).map((s) => ({ column: s.value, pos: posOf(s) })),
+      ...(isScalar(versionNode) && typeof versionNode.value === 'string' ? { versionColumn: { column: versionNode.value, pos: posOf(versionNode) } } : {}),
     });
   }
   return out;

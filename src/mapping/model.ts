@@ -28,6 +28,11 @@ export interface Mapping extends Targets {
   readonly secondDeleteDelayMs: number | undefined;
   /** What a truncate invalidates besides the column-free templates above. */
   readonly onTruncate: Targets | undefined;
+  /**
+   * The column whose value identifies a row version (a version counter, an updated-at, or Postgres'
+   * `xmin`): the cache client records it in the envelope of every value it fills. Unused by the worker.
+   */
+  readonly versionColumn?: string;
   readonly pos: SourcePos;
 }
 
