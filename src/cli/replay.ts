@@ -9,14 +9,15 @@ import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
 import { executeReset, planReset, showOffsets, type ResetTarget } from '../replay/offsets.js';
 import { parsePosition, type Position } from '../replay/positions.js';
 import { runReplay } from '../replay/replay.js';
+import { existingTopics } from '../replay/topics.js';
 import { createDecoder } from '../pipeline/decode/format.js';
 import { createLogger } from '../telemetry/logger.js';
-import { topicsForPrefix } from '../domain/types.js';
+import { settingsOf } from '../config/settings.js';
 import { addSettings } from './options.js';
 
 interface ReplayFlags extends RunFlags {
-  from: string;
-  to: string;
+  from?: string;
+  to?: string;
   mapping?: string[];
   ops?: string;
   dryRun?: boolean;
@@ -37,14 +38,21 @@ function position(value: string, flag: string): Position {
   }
 }
 
+/** A replay flag's default from the settings table (commander is not told them). */
+function replayDefault(name: 'from' | 'to'): string {
+  return settingsOf('replay').find((s) => s.name === name)!.default;
+}
+
 async function replayCommand(flags: ReplayFlags): Promise<number> {
+  const fromText = flags.from ?? replayDefault('from');
+  const toText = flags.to ?? replayDefault('to');
   let config;
   let from: Position;
   let to: Position;
   try {
     config = resolveReplayConfig(flags);
-    from = position(flags.from, '--from');
-    to = position(flags.to, '--to');
+    from = position(fromText, '--from');
+    to = position(toText, '--to');
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`cdc-invalidator: ${e.message}`);
@@ -85,6 +93,8 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
         mappings,
         from,
         to,
+        fromText,
+        toText,
         dryRun: flags.dryRun ?? false,
         maxRate,
         secondDeleteDelayMs: config.secondDeleteDelayMs,
@@ -99,6 +109,10 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
     console.log(JSON.stringify(summary, null, 2));
     return EXIT_OK;
   } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`cdc-invalidator: ${e.message}`);
+      return EXIT_CONFIG;
+    }
     logger.error({ err: { message: (e as Error).message } }, 'replay failed');
     return EXIT_FAILURE;
   }
@@ -131,19 +145,16 @@ async function offsetsCommand(action: 'show' | 'reset', flags: OffsetsFlags): Pr
   const admin = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-offsets', security: config.kafkaSecurity }, logger).admin();
   await admin.connect();
   try {
-    let topics: string[];
-    if (config.topics.kind === 'list') topics = [...config.topics.topics];
-    else if (config.topics.kind === 'regex') {
-      const re = config.topics.pattern;
-      topics = (await admin.listTopics()).filter((t) => re.test(t)).sort();
-    } else {
+    let tables: string[] = [];
+    if (config.topics.kind === 'prefix') {
       const loaded = await loadMappings(config.mappingsDir);
       if (!loaded.set) {
         for (const p of loaded.problems) console.error(formatProblem(p));
         return EXIT_CONFIG;
       }
-      topics = topicsForPrefix(config.topics.prefix, loaded.set.tables());
+      tables = loaded.set.tables();
     }
+    const topics = await existingTopics(admin, config.topics, tables, logger);
     if (action === 'show') {
       console.log('TOPIC\tPARTITION\tCOMMITTED\tEND\tLAG');
       for (const o of await showOffsets(admin, config.group, topics)) {
@@ -163,7 +174,7 @@ async function offsetsCommand(action: 'show' | 'reset', flags: OffsetsFlags): Pr
     return EXIT_OK;
   } catch (e) {
     console.error(`cdc-invalidator: ${(e as Error).message}`);
-    return EXIT_FAILURE;
+    return e instanceof ConfigError ? EXIT_CONFIG : EXIT_FAILURE;
   } finally {
     await admin.disconnect();
   }

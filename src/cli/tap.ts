@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
+import { ConfigError, EXIT_CONFIG, EXIT_FAILURE, EXIT_OK } from '../config/errors.js';
 import { resolveTapConfig, type RunFlags } from '../config/run-config.js';
 import { integerValue } from '../config/values.js';
 import { configOrReport } from './config.js';
@@ -11,7 +11,7 @@ import { formatProblem } from '../mapping/model.js';
 import { createDecoder } from '../pipeline/decode/format.js';
 import { DecodeError } from '../pipeline/decode/errors.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
-import { topicsForPrefix } from '../domain/types.js';
+import { existingTopics } from '../replay/topics.js';
 import { createLogger } from '../telemetry/logger.js';
 
 interface TapFlags extends RunFlags {
@@ -37,7 +37,18 @@ async function tapCommand(flags: TapFlags): Promise<number> {
   const decode = createDecoder(config);
   const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: 2 });
   const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-tap', security: config.kafkaSecurity }, logger);
-  const topics = config.topics.kind === 'list' ? [...config.topics.topics] : config.topics.kind === 'regex' ? [config.topics.pattern] : topicsForPrefix(config.topics.prefix, mappings.tables());
+  // The topics as they exist now (a /regex/ or a list that finds nothing is a configuration error: exit 78).
+  let topics: string[];
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    topics = await existingTopics(admin, config.topics, mappings.tables(), logger);
+  } catch (e) {
+    console.error(`cdc-invalidator: ${(e as Error).message}`);
+    return e instanceof ConfigError ? EXIT_CONFIG : EXIT_FAILURE;
+  } finally {
+    await admin.disconnect();
+  }
   const consumer = kafka.consumer({
     groupId: `cdc-invalidator-tap-${randomUUID()}`,
     sessionTimeout: config.sessionTimeoutMs,

@@ -90,7 +90,7 @@ export const SETTINGS: readonly Setting[] = [
   s('kafka-tls-servername', { arg: '<name>', default: '', help: 'TLS server name (SNI, certificate check) when it differs from the broker host', deprecatedEnv: ['KAFKA_TLS_SERVERNAME'], commands: KAFKA }),
   s('log-keys', { default: 'false', help: 'allow cache key names and row values in debug logs (they may hold user data)', deprecatedEnv: ['LOG_KEYS'], commands: ['run'] }),
   // replay
-  s('from', { env: false, arg: '<position>', default: 'earliest', help: 'window start: earliest, latest, now, an ISO time, a duration ago (2h) or partition:offset pairs', commands: ['replay'] }),
+  s('from', { env: false, arg: '<position>', default: 'earliest', help: 'window start: earliest, latest, now, an ISO time, a duration ago (2h), or topic:partition:offset,… (partition:offset with a single topic; only the named partitions are replayed)', commands: ['replay'] }),
   s('to', { env: false, arg: '<position>', default: 'latest', help: 'window end (excluded), same forms as --from', commands: ['replay'] }),
   s('mapping', { env: false, arg: '<name>', default: '', help: 'apply only this mapping (repeatable)', commands: ['replay'] }),
   s('ops', { env: false, arg: '<list>', default: '', help: 'also fire on these ops, e.g. r to replay snapshot reads', commands: ['replay'] }),
@@ -100,7 +100,7 @@ export const SETTINGS: readonly Setting[] = [
   s('table', { env: false, arg: '<schema.table>', default: '', help: 'only events of this table', commands: ['tap'] }),
   s('limit', { env: false, arg: '<n>', default: '', help: 'stop after n events (default: until Ctrl-C)', commands: ['tap'] }),
   // offsets reset
-  s('to', { env: false, arg: '<position>', default: '', help: 'the new committed offsets: earliest, latest, an ISO time, a duration ago or partition:offset pairs', commands: ['offsets reset'] }),
+  s('to', { env: false, arg: '<position>', default: '', help: 'the new committed offsets: earliest, latest, an ISO time, a duration ago, or topic:partition:offset,… (partition:offset with a single topic; only the named partitions move)', commands: ['offsets reset'] }),
   s('shift-by', { env: false, arg: '<n>', default: '', help: 'move every partition by n (negative: back)', commands: ['offsets reset'] }),
   s('execute', { env: false, default: 'false', help: 'apply the plan (without it: print the plan only)', commands: ['offsets reset'] }),
   // explain

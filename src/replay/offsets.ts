@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { resolvePosition, type PartitionInfo, type Position } from './positions.js';
+import { namedOffsets, resolvePosition, type PartitionInfo, type Position } from './positions.js';
 
 export interface PartitionOffsets {
   readonly topic: string;
@@ -36,19 +36,34 @@ export interface ResetStep {
   readonly target: bigint;
 }
 
-/** The plan of a reset, like `kafka-consumer-groups --reset-offsets` without `--execute`. */
+/**
+ * The plan of a reset, like `kafka-consumer-groups --reset-offsets` without `--execute`. Offsets of
+ * named partitions (`topic:partition:offset`) move only those partitions; a partition that does not
+ * exist is a ConfigError.
+ */
 export async function planReset(admin: Admin, groupId: string, topics: readonly string[], target: ResetTarget): Promise<ResetStep[]> {
   const current = await showOffsets(admin, groupId, topics);
-  const steps: ResetStep[] = [];
+  const partitionsOf = new Map<string, PartitionInfo[]>();
   for (const topic of topics) {
     const ends = await admin.fetchTopicOffsets(topic);
-    const partitions: PartitionInfo[] = ends.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
+    partitionsOf.set(topic, ends.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) })).sort((a, b) => a.partition - b.partition));
+  }
+  const named = target.kind === 'position' && target.position.kind === 'offsets' ? namedOffsets(target.position, '--to', partitionsOf) : undefined;
+  const steps: ResetStep[] = [];
+  for (const [topic, all] of partitionsOf) {
+    if (named && !named.has(topic)) continue; // not named: left alone
+    const partitions = named ? all.filter((p) => named.get(topic)!.has(p.partition)) : all;
     let targets: Map<number, bigint>;
     if (target.kind === 'position') {
-      targets = await resolvePosition(target.position, partitions, async (ms) => {
-        const found = await admin.fetchTopicOffsetsByTimestamp(topic, ms);
-        return new Map(found.filter((f) => BigInt(f.offset) >= 0n).map((f) => [f.partition, BigInt(f.offset)]));
-      });
+      targets = await resolvePosition(
+        target.position,
+        partitions,
+        async (ms) => {
+          const found = await admin.fetchTopicOffsetsByTimestamp(topic, ms);
+          return new Map(found.filter((f) => BigInt(f.offset) >= 0n).map((f) => [f.partition, BigInt(f.offset)]));
+        },
+        named?.get(topic),
+      );
     } else {
       targets = new Map();
       for (const p of partitions) {

@@ -28,6 +28,7 @@ export class ReplaySource implements Source {
   readonly #consumer: Consumer;
   readonly #remaining = new Set<string>();
   #onAllDone: (() => void) | undefined;
+  readonly #total: number;
   readonly done: Promise<void>;
 
   constructor(kafka: Kafka, private readonly opts: ReplaySourceOptions, private readonly logger: Logger) {
@@ -40,6 +41,7 @@ export class ReplaySource implements Source {
     });
     for (const t of opts.ranges) for (const [p, r] of t.ranges) if (r.to > r.from) this.#remaining.add(`${t.topic}\u0000${p}`);
     this.done = new Promise((resolve) => (this.#onAllDone = resolve));
+    this.#total = this.#remaining.size;
     if (this.#remaining.size === 0) this.#onAllDone?.();
   }
 
@@ -59,6 +61,11 @@ export class ReplaySource implements Source {
       const { error, restart } = e.payload as { error: Error; restart: boolean };
       if (!restart) events.onCrash(error);
     });
+    // A batch of nothing but control records (a transaction's commit marker) never reaches eachBatch:
+    // kafkajs resolves it itself. When such a batch ends at or past the window's end, the window is done.
+    c.on(c.events.END_BATCH_PROCESS, (e) => {
+      if (e.payload.batchSize === 0) this.#reached(e.payload.topic, e.payload.partition, BigInt(e.payload.lastOffset));
+    });
     await c.connect();
     await c.subscribe({ topics: this.opts.ranges.map((t) => t.topic), fromBeginning: true });
     await c.run({
@@ -76,19 +83,32 @@ export class ReplaySource implements Source {
     const id = `${topic}\u0000${partition}`;
     const range = this.#range(topic, partition);
     if (!range || !this.#remaining.has(id)) return;
-    const reachedEnd = p.batch.messages.some((m) => BigInt(m.offset) >= range.to - 1n);
+    // The batch's last offset counts control records (transaction markers) too: a window that ends
+    // on a marker ends although no record of the batch carries the offset before `to`.
+    const lastOffset = BigInt(p.batch.lastOffset());
     const inside = p.batch.messages.filter((m) => BigInt(m.offset) >= range.from && BigInt(m.offset) < range.to);
     if (inside.length > 0) {
       await handler(toSourceBatch(p, inside));
     } else if (p.batch.messages.length > 0) {
       p.resolveOffset(p.batch.lastOffset());
     }
-    if (reachedEnd) {
-      this.#remaining.delete(id);
-      this.#consumer.pause([{ topic, partitions: [partition] }]);
-      this.logger.debug({ topic, partition }, 'replay window done');
-      if (this.#remaining.size === 0) this.#onAllDone?.();
-    }
+    this.#reached(topic, partition, lastOffset);
+  }
+
+  /** The partition was read up to `lastOffset`: done when that is the window's last offset or past it. */
+  #reached(topic: string, partition: number, lastOffset: bigint): void {
+    const id = `${topic}\u0000${partition}`;
+    const range = this.#range(topic, partition);
+    if (!range || !this.#remaining.has(id) || lastOffset < range.to - 1n) return;
+    this.#remaining.delete(id);
+    this.#consumer.pause([{ topic, partitions: [partition] }]);
+    this.logger.debug({ topic, partition }, 'replay window done');
+    if (this.#remaining.size === 0) this.#onAllDone?.();
+  }
+
+  /** Partitions with records in the window. */
+  get total(): number {
+    return this.#total;
   }
 
   /** A replay never commits: the live group's offsets stay where they are. */

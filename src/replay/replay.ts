@@ -6,12 +6,14 @@ import { decodeDebeziumJson } from '../pipeline/decode/debezium-json.js';
 import type { RecordDecoder } from '../pipeline/decode/format.js';
 import { RateLimitedSink } from '../pipeline/sink/rate-limited-sink.js';
 import type { InvalidationSink } from '../pipeline/sink/sink.js';
-import { topicsForPrefix, type TopicSelection } from '../domain/types.js';
+import type { TopicSelection } from '../domain/types.js';
 import { Worker } from '../pipeline/worker.js';
 import { Stats } from '../telemetry/stats.js';
 import { DEFAULT_BACKOFF } from '../util/backoff.js';
 import { DryRunSink } from './dry-run-sink.js';
-import { resolvePosition, type PartitionInfo, type Position } from './positions.js';
+import { ConfigError } from '../config/errors.js';
+import { existingTopics } from './topics.js';
+import { checkResolvedOrder, checkWindowOrder, namedOffsets, resolvePosition, type PartitionInfo, type Position } from './positions.js';
 import { ReplaySource, type TopicRange } from './replay-source.js';
 
 export interface ReplayOptions {
@@ -19,6 +21,9 @@ export interface ReplayOptions {
   readonly mappings: MappingSet;
   readonly from: Position;
   readonly to: Position;
+  /** --from and --to as given, for messages (default: the position's kind). */
+  readonly fromText?: string;
+  readonly toText?: string;
   readonly dryRun: boolean;
   /** Keys per second at most (undefined = unlimited). */
   readonly maxRate: number | undefined;
@@ -46,29 +51,42 @@ export interface ReplaySummary {
   readonly sample?: { keys: string[]; tags: string[]; versions: string[] };
 }
 
-async function resolveTopics(admin: Admin, sel: TopicSelection, mappings: MappingSet): Promise<string[]> {
-  switch (sel.kind) {
-    case 'list':
-      return [...sel.topics];
-    case 'prefix':
-      return topicsForPrefix(sel.prefix, mappings.tables());
-    case 'regex':
-      return (await admin.listTopics()).filter((t) => sel.pattern.test(t)).sort();
-  }
+/** A window bound: the position and how it was written. */
+export interface Bound {
+  readonly pos: Position;
+  readonly text: string;
 }
 
-/** Works out [from, to) per partition of every topic, from the broker's offsets. */
-export async function planReplay(admin: Admin, topics: readonly string[], from: Position, to: Position): Promise<TopicRange[]> {
-  const out: TopicRange[] = [];
+/**
+ * Works out [from, to) per partition, from the broker's offsets. Offsets of named partitions
+ * (`topic:partition:offset`) restrict the window to those partitions; --from and --to naming
+ * offsets must name the same ones. An inverted window is a ConfigError.
+ */
+export async function planReplay(admin: Admin, topics: readonly string[], from: Bound, to: Bound): Promise<TopicRange[]> {
+  checkWindowOrder(from, to);
+  const partitionsOf = new Map<string, PartitionInfo[]>();
   for (const topic of topics) {
     const offsets = await admin.fetchTopicOffsets(topic);
-    const partitions: PartitionInfo[] = offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
+    partitionsOf.set(topic, offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) })).sort((a, b) => a.partition - b.partition));
+  }
+  const namedFrom = from.pos.kind === 'offsets' ? namedOffsets(from.pos, '--from', partitionsOf) : undefined;
+  const namedTo = to.pos.kind === 'offsets' ? namedOffsets(to.pos, '--to', partitionsOf) : undefined;
+  if (namedFrom && namedTo) {
+    const ids = (m: Map<string, Map<number, bigint>>) => [...m].flatMap(([t, ps]) => [...ps.keys()].map((p) => `${t}:${p}`)).sort().join(',');
+    if (ids(namedFrom) !== ids(namedTo)) throw new ConfigError(`--from and --to name different partitions (--from: ${ids(namedFrom)}; --to: ${ids(namedTo)})`);
+  }
+  const named = namedFrom ?? namedTo;
+  const out: TopicRange[] = [];
+  for (const [topic, all] of partitionsOf) {
+    if (named && !named.has(topic)) continue; // not named: left alone
+    const partitions = named ? all.filter((p) => named.get(topic)!.has(p.partition)) : all;
     const forTime = async (ms: number) => {
       const found = await admin.fetchTopicOffsetsByTimestamp(topic, ms);
       return new Map(found.filter((f) => BigInt(f.offset) >= 0n).map((f) => [f.partition, BigInt(f.offset)]));
     };
-    const start = await resolvePosition(from, partitions, forTime);
-    const end = await resolvePosition(to, partitions, forTime);
+    const start = await resolvePosition(from.pos, partitions, forTime, namedFrom?.get(topic));
+    const end = await resolvePosition(to.pos, partitions, forTime, namedTo?.get(topic));
+    checkResolvedOrder(topic, start, end, from.text, to.text);
     out.push({ topic, ranges: new Map(partitions.map((p) => [p.partition, { from: start.get(p.partition)!, to: end.get(p.partition)! }])) });
   }
   return out;
@@ -85,15 +103,15 @@ export async function runReplay(kafka: Kafka, redisSink: () => InvalidationSink,
   await admin.connect();
   let ranges: TopicRange[];
   try {
-    const topics = await resolveTopics(admin, opts.topics, opts.mappings);
-    if (topics.length === 0) throw new Error('no topic to replay');
-    ranges = await planReplay(admin, topics, opts.from, opts.to);
+    const topics = await existingTopics(admin, opts.topics, opts.mappings.tables(), logger);
+    ranges = await planReplay(admin, topics, { pos: opts.from, text: opts.fromText ?? opts.from.kind }, { pos: opts.to, text: opts.toText ?? opts.to.kind });
   } finally {
     await admin.disconnect();
   }
   let planned = 0n;
   for (const t of ranges) for (const r of t.ranges.values()) if (r.to > r.from) planned += r.to - r.from;
   logger.info({ topics: ranges.length, plannedRecords: planned.toString(), dryRun: opts.dryRun }, 'replay planned');
+  if (planned === 0n) logger.warn({ from: opts.fromText, to: opts.toText }, 'the window is empty: no record between --from and --to, nothing to replay');
 
   const stats = new Stats();
   const dry = opts.dryRun ? new DryRunSink() : undefined;
