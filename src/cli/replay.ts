@@ -8,6 +8,7 @@ import { createKafka } from '../pipeline/source/kafka-client.js';
 import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
 import { executeReset, planReset, showOffsets, type ResetTarget } from '../replay/offsets.js';
 import { parsePosition, type Position } from '../replay/positions.js';
+import { progressReporter } from '../replay/progress.js';
 import { runReplay } from '../replay/replay.js';
 import { existingTopics } from '../replay/topics.js';
 import { createDecoder } from '../pipeline/decode/format.js';
@@ -101,7 +102,8 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
         sessionTimeoutMs: config.sessionTimeoutMs,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         rebalanceTimeoutMs: config.rebalanceTimeoutMs,
-        progressIntervalMs: 5_000,
+        // A bar on a terminal (stderr, where the logs go; the summary is stdout), log lines otherwise.
+        progress: progressReporter(process.stderr, logger),
         decode: createDecoder(config),
       },
       logger,

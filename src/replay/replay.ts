@@ -13,6 +13,7 @@ import { DEFAULT_BACKOFF } from '../util/backoff.js';
 import { DryRunSink } from './dry-run-sink.js';
 import { ConfigError } from '../config/errors.js';
 import { existingTopics } from './topics.js';
+import { ProgressLog, type ProgressReporter, type ProgressSnapshot } from './progress.js';
 import { checkResolvedOrder, checkWindowOrder, namedOffsets, resolvePosition, type PartitionInfo, type Position } from './positions.js';
 import { ReplaySource, type TopicRange } from './replay-source.js';
 
@@ -31,7 +32,8 @@ export interface ReplayOptions {
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
-  readonly progressIntervalMs: number;
+  /** How progress is shown (a bar on a terminal, log lines otherwise); default: log lines every 5 s. */
+  readonly progress?: ProgressReporter;
   /** The record decoder (--format / --schema-registry); JSON when absent. */
   readonly decode?: RecordDecoder;
 }
@@ -138,13 +140,15 @@ export async function runReplay(kafka: Kafka, redisSink: () => InvalidationSink,
     },
     { source, sink, mappings: opts.mappings, decode: opts.decode ?? decodeDebeziumJson, logger, stats },
   );
-  const progress = setInterval(() => {
-    const seconds = (performance.now() - started) / 1000;
-    const records = stats.get('records');
-    const rate = records / Math.max(seconds, 0.001);
-    const left = Number(planned) - records;
-    logger.info({ records, plannedRecords: Number(planned), ratePerSecond: Math.round(rate), etaSeconds: rate > 0 ? Math.round(left / rate) : null, partitionsLeft: source.remaining }, 'replay progress');
-  }, opts.progressIntervalMs);
+  const reporter = opts.progress ?? new ProgressLog(logger);
+  const snapshot = (): ProgressSnapshot => ({
+    records: stats.get('records'),
+    planned: Number(planned),
+    seconds: (performance.now() - started) / 1000,
+    partitionsDone: source.total - source.remaining,
+    partitions: source.total,
+  });
+  const progress = setInterval(() => reporter.update(snapshot()), reporter.everyMs);
   progress.unref();
   try {
     await worker.start();
@@ -153,6 +157,7 @@ export async function runReplay(kafka: Kafka, redisSink: () => InvalidationSink,
     if (ended === 'stopped' || result.state === 'failed') throw result.error ?? new Error('replay stopped before the end of the window');
   } finally {
     clearInterval(progress);
+    reporter.finish(snapshot());
   }
 
   const eventsByTable: Record<string, number> = {};

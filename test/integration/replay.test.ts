@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
@@ -9,6 +11,17 @@ import { waitFor, withTimeout } from '../support/processes.js';
 import type { RedisServer } from '../support/redis-server.js';
 import { startServices, type Services } from '../support/services.js';
 import { exitOf, mappingsDir, spawnCli, startWorker } from '../support/worker.js';
+import { repoRoot } from '../support/paths.js';
+
+/** Whether script(1) (util-linux) is here to give the CLI a pseudo-terminal. */
+function hasScript(): boolean {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 let services: Services;
 let broker: KafkaBroker;
@@ -118,5 +131,28 @@ describe('replay and offsets', { timeout: 180_000 }, () => {
     assert.equal(exec.code, 1);
     assert.match(exec.stderr, /cannot check that group .* has no active members.*refusing to reset/);
     assert.deepEqual(await committedOffsets(kafka, group, topic), liveBefore);
+  });
+
+  it('on a terminal replay draws a progress bar (records, rate, ETA, partitions done); off a terminal it draws nothing', { skip: hasScript() ? false : 'no script(1) for a pseudo-terminal (util-linux)' }, async () => {
+    const topic = `${uniqueName('shop')}.inventory.customers`;
+    const dir = await mappingsDir(MAPPINGS);
+    for (const part of [0, 1]) {
+      await produce(kafka, topic, Array.from({ length: 10 }, (_, o) => ({ key: { id: idOf(part, o) }, value: customerCreate(idOf(part, o), `${idOf(part, o)}@x`), partition: part })));
+    }
+    const args = ['replay', '--brokers', broker.brokers.join(','), '--topics', topic, '--mappings', dir, ...FAST, '--redis', redisServer.url, '--second-delete-delay', '0'];
+    // script(1) runs the CLI on a pseudo-terminal: stdout and stderr are a TTY.
+    const command = [process.execPath, join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tty = '';
+    child.stdout!.on('data', (d: Buffer) => (tty += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (tty += d.toString()));
+    assert.equal(await withTimeout(exitOf(child), 60_000, 'replay on a pseudo-terminal'), 0, tty);
+    assert.match(tty, /\r\x1b\[2K\[#+\] 100% 20\/20 records  [\d,]+\/s  in \d+s  partitions 2\/2\r?\n/, tty);
+    assert.equal(JSON.parse(tty.slice(tty.indexOf('{'))).events, 20);
+
+    const piped = await cli(args);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.doesNotMatch(piped.stderr, /\x1b\[2K|\[#+-*\]/, 'a bar drawn off a terminal');
+    assert.equal(JSON.parse(piped.stdout).events, 20);
   });
 });
