@@ -99,6 +99,9 @@ describe('chaos: Kafka Connect and Postgres failing under the pipeline', { skip:
       CDC_INVALIDATOR_REDIS: stack.redisServer.url,
       CDC_INVALIDATOR_MAPPINGS: mappings,
       CDC_INVALIDATOR_FROM_BEGINNING: 'true',
+      CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
+      CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
+      CDC_INVALIDATOR_TOPIC_REFRESH_INTERVAL: '1s',
       CDC_INVALIDATOR_SECOND_DELETE_DELAY: '500ms',
       CDC_INVALIDATOR_LOG_LEVEL: 'info',
     });

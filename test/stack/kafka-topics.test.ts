@@ -129,7 +129,7 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
     await plant();
 
     const group = uniqueName('g');
-    const run = spawnCli(['run', '--brokers', kafkaStack.brokers.join(','), '--topics', topic, '--group', group, '--mappings', mappings, '--redis', redisServer.url, '--from-beginning', '--second-delete-delay', '100ms', '--commit-interval', '50ms', '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--log-level', 'warn']);
+    const run = spawnCli(['run', '--brokers', kafkaStack.brokers.join(','), '--topics', topic, '--group', group, '--mappings', mappings, '--redis', redisServer.url, '--from-beginning', '--dlq-create-partitions', '1', '--dlq-create-replication', '1', '--second-delete-delay', '100ms', '--commit-interval', '50ms', '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--log-level', 'warn']);
     let log = '';
     run.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     run.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -170,6 +170,9 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
       CDC_INVALIDATOR_REDIS: redisServer.url,
       CDC_INVALIDATOR_MAPPINGS: mappings,
       CDC_INVALIDATOR_FROM_BEGINNING: 'true',
+      CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
+      CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
+      CDC_INVALIDATOR_TOPIC_REFRESH_INTERVAL: '1s',
       CDC_INVALIDATOR_CONCURRENCY: '1',
       CDC_INVALIDATOR_LOG_LEVEL: 'warn',
     });
