@@ -97,7 +97,7 @@ async function workerCounts(w: WorkerProcess, mapping: string): Promise<WorkerCo
   let verifyChecked: number | undefined;
   if (verifyStale !== undefined) {
     verifyChecked = 0;
-    for (const outcome of ['fresh', 'stale', 'absent', 'unknown']) verifyChecked += (await get('cdc_invalidator_verify_checks_total', { mapping, outcome })) ?? 0;
+    for (const outcome of ['fresh', 'stale', 'absent', 'lease', 'no_envelope', 'unknown', 'error']) verifyChecked += (await get('cdc_invalidator_verify_checks_total', { mapping, outcome })) ?? 0;
   }
   return {
     ...(firstPassHits !== undefined ? { firstPassHits } : {}),

@@ -35,6 +35,9 @@ export interface RunFlags extends RedisFlags, KafkaSecurityFlags {
   schemaRegistryTimeout?: string;
   healthPort?: string;
   logKeys?: boolean;
+  verifySample?: string;
+  verifyAfter?: string;
+  verifyMaxPending?: string;
 }
 
 export interface RunConfig {
@@ -74,6 +77,10 @@ export interface RunConfig {
   readonly kafkaSecurity: KafkaSecurity;
   /** Key names and row values may appear in debug logs (they can hold user data). */
   readonly logKeys: boolean;
+  /** The inspector: share of changes read back (0 = off), how long after the second delete, most pending. */
+  readonly verifySample: number;
+  readonly verifyAfterMs: number;
+  readonly verifyMaxPending: number;
   /** Deprecated names in use (the caller logs them once). */
   readonly warnings: readonly string[];
 }
@@ -143,6 +150,14 @@ function tolerance(r: SettingReader): PoisonTolerance {
   const t = parseTolerance(v.value);
   if (!t) throw new ConfigError(`${v.source}: expected none, all or a ratio between 0 and 1 (e.g. 0.5), got "${v.value}"`);
   return t;
+}
+
+/** A share in [0, 1] written as a decimal (0.01, 1). */
+function ratio(r: SettingReader, name: string): number {
+  const v = r.get(name);
+  const n = Number(v.value);
+  if (!/^(0|1|0?\.\d+|1\.0*)$/.test(v.value) || !(n >= 0 && n <= 1)) throw new ConfigError(`${v.source}: expected a share between 0 and 1 (e.g. 0.01), got "${v.value}"`);
+  return n;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -233,6 +248,9 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     ...resolveDecoderConfig(flags, r.env),
     healthPort: port(r, 'health-port'),
     logKeys: r.bool('log-keys'),
+    verifySample: ratio(r, 'verify-sample'),
+    verifyAfterMs: r.duration('verify-after'),
+    verifyMaxPending: r.integer('verify-max-pending', 1, 1_000_000),
   });
 }
 

@@ -11,6 +11,7 @@ import { heartbeatOf, SourceInterrupt } from './control/interrupt.js';
 import { AbortedError, retry } from './control/retry.js';
 import { PoisonBreaker, type BreakerTrip, type PoisonTolerance } from './poison/breaker.js';
 import { Invalidator } from './invalidate/invalidator.js';
+import { Inspector, type InspectorOptions, type VerifyStore } from './verify/inspector.js';
 import { RecordMapper } from './map/mapper.js';
 import type { DeadLetterSink } from './poison/dead-letter.js';
 import { PoisonRecordError } from './poison/poison.js';
@@ -35,6 +36,8 @@ export interface WorkerOptions {
   readonly poisonTolerance?: PoisonTolerance;
   /** How often the progress line (stats) is logged; 0 = never. */
   readonly progressIntervalMs?: number;
+  /** The inspector (--verify-sample, --verify-after): off when absent or its sample is 0; needs deps.verifyStore. */
+  readonly verify?: InspectorOptions;
 }
 
 export interface WorkerDeps {
@@ -47,6 +50,8 @@ export interface WorkerDeps {
   readonly stats: Stats;
   /** Required with onError 'dlq'. */
   readonly deadLetter?: DeadLetterSink;
+  /** Where the inspector reads keys back (the Redis sink). */
+  readonly verifyStore?: VerifyStore;
 }
 
 export interface WorkerResult {
@@ -77,6 +82,7 @@ export class Worker {
   readonly #poison: PoisonPolicy;
   readonly #invalidator: Invalidator;
   readonly #breaker: PoisonBreaker;
+  readonly #inspector: Inspector | undefined;
   readonly #done: Promise<WorkerResult>;
   #resolveDone!: (r: WorkerResult) => void;
   #inFlight = 0;
@@ -92,9 +98,13 @@ export class Worker {
     this.#readiness.set('starting', true);
     this.#committer = new Committer(deps.source, this.#tracker, opts.commitIntervalMs, deps.logger, deps.stats);
     const signal = this.#abort.signal;
+    if (opts.verify && opts.verify.sample > 0) {
+      if (!deps.verifyStore) throw new Error('the inspector (verify) needs a verifyStore');
+      this.#inspector = new Inspector(opts.verify, { store: deps.verifyStore, stats: deps.stats, logger: deps.logger });
+    }
     this.#mapper = new RecordMapper(
       { maxRecordBytes: opts.maxRecordBytes, backoff: opts.backoff },
-      { decode: deps.decode, mappings: deps.mappings, logger: deps.logger, stats: deps.stats, readiness: this.#readiness, signal },
+      { decode: deps.decode, mappings: deps.mappings, logger: deps.logger, stats: deps.stats, readiness: this.#readiness, signal, ...(this.#inspector ? { inspector: this.#inspector } : {}) },
     );
     this.#poison = new PoisonPolicy(opts.onError, {
       logger: deps.logger,
@@ -208,6 +218,7 @@ export class Worker {
       const abandoned = this.#invalidator.abandon();
       if (abandoned > 0) this.deps.logger.warn({ keys: abandoned }, 'second deletes abandoned; their offsets stay uncommitted and will be replayed');
     }
+    await this.#inspector?.stop(); // pending checks are advisory: dropped, never waited for
     this.#committer.close();
     try {
       await this.#committer.flush();
@@ -361,6 +372,7 @@ export class Worker {
       const unit = active ? this.#tracker.begin(batch.topic, batch.partition, lastOffset) : undefined;
       // When the batch went stale the second pass still runs (race protection); the offsets are replayed.
       this.#invalidator.scheduleSecondPasses(plan, () => {
+        if (plan.verify.length > 0) this.#inspector?.schedule(plan.verify);
         if (!unit) return;
         unit.complete();
         this.#committer.kick();

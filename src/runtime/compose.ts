@@ -46,6 +46,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       poisonTolerance: config.poisonTolerance,
       shutdownGraceMs: config.shutdownGraceMs,
       maxRecordBytes: config.maxRecordBytes,
+      ...(config.verifySample > 0 ? { verify: { sample: config.verifySample, afterMs: config.verifyAfterMs, maxPending: config.verifyMaxPending } } : {}),
     },
     {
       source,
@@ -54,6 +55,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       decode: createDecoder(config),
       logger,
       stats,
+      verifyStore: sink,
       ...(config.onError === 'dlq' ? { deadLetter: new KafkaDeadLetter(kafka, config.dlqTopic) } : {}),
     },
   );

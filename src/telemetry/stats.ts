@@ -11,6 +11,10 @@ const COUNTERS = {
   skipped_records: { name: 'records_skipped', help: 'records skipped (tombstone, heartbeat, transaction, message)', labels: ['reason'] },
   unmapped_events: { name: 'events_unmapped', help: 'change events of tables no mapping names', labels: ['table'] },
   invalidated: { name: 'invalidations', help: 'keys, tags and versions invalidated, per pass', labels: ['kind', 'pass'] },
+  first_pass_hits: { name: 'first_pass_hits', help: "keys the first delete found cached (UNLINK's reply) and members of the tag sets it purged, by the mapping that named them", labels: ['mapping', 'kind'] },
+  second_pass_removals: { name: 'second_pass_removals', help: 'keys (and tag members) the second delete found again: written back by a reader that read the old row, or refilled, within the delay', labels: ['mapping', 'kind'] },
+  verify_checks: { name: 'verify_checks', help: "the inspector's read-backs after the second delete, by mapping and outcome (stale: filled from a row version older than the change; deleted)", labels: ['mapping', 'outcome'] },
+  verify_dropped: { name: 'verify_dropped', help: 'sampled keys not checked: too many checks pending (--verify-max-pending)', labels: [] },
   tag_members_deleted: { name: 'tag_members_deleted', help: 'cache keys deleted as members of purged tags', labels: [] },
   templates_skipped: { name: 'templates_skipped', help: 'templates that rendered no name', labels: ['mapping', 'reason'] },
   redis_retries: { name: 'redis_retries', help: 'retried Redis (or dead-letter) calls', labels: [] },
@@ -21,7 +25,7 @@ const COUNTERS = {
 
 export type Counter = keyof typeof COUNTERS;
 export type HistogramName = 'redis_seconds' | 'invalidation_lag_seconds';
-export type GaugeName = 'pending_second_deletes' | 'paused' | 'consumer_lag';
+export type GaugeName = 'pending_second_deletes' | 'paused' | 'consumer_lag' | 'verify_pending';
 
 export class Stats {
   readonly #counts = new Map<string, number>();
@@ -49,6 +53,7 @@ export class Stats {
       registers: [registry],
     });
     this.#gauges.pending_second_deletes = new Gauge({ name: 'cdc_invalidator_pending_second_deletes', help: 'keys and tags awaiting their second delete', registers: [registry] });
+    this.#gauges.verify_pending = new Gauge({ name: 'cdc_invalidator_verify_pending', help: "keys waiting for the inspector's read-back", registers: [registry] });
     this.#gauges.paused = new Gauge({ name: 'cdc_invalidator_paused', help: '1 while consumption waits on Redis or the dead-letter topic', registers: [registry] });
     this.#gauges.consumer_lag = new Gauge({ name: 'cdc_invalidator_consumer_lag', help: 'records behind the partition end, at the last batch', labelNames: ['topic', 'partition'], registers: [registry] });
   }

@@ -7,12 +7,15 @@
  * is one Redis pass over the lists of all the calls in it, and `done` of each call runs once that
  * pass was acknowledged; it never runs for work that was abandoned. Scheduling costs O(1) per
  * call, not per key: the worker is CPU-bound, Redis is not, so a key repeated by batches within
- * one tick is simply sent twice in one UNLINK rather than de-duplicated here.
+ * one tick is simply sent twice in one UNLINK rather than de-duplicated here. Names stay grouped by
+ * the mapping that named them, so what the pass removed is counted per mapping.
  */
+import type { NameGroup } from '../map/batch-plan.js';
+
 export interface SecondDeleteOptions {
   readonly delayMs: number;
-  /** Called with the names of one due bucket; resolves once Redis acknowledged (retrying inside). */
-  readonly unlink: (names: string[]) => Promise<void>;
+  /** Called with the names of one due bucket, one group per mapping; resolves once Redis acknowledged (retrying inside). */
+  readonly unlink: (groups: NameGroup[]) => Promise<void>;
   /** A failure of unlink that it could not retry away (fatal error, shutdown). */
   readonly onError: (err: unknown) => void;
   readonly now?: () => number;
@@ -20,8 +23,8 @@ export interface SecondDeleteOptions {
 
 interface Bucket {
   readonly fireAt: number;
-  /** The name lists of the schedule() calls in this bucket (not copied: callers hand them over). */
-  readonly lists: (readonly string[])[];
+  /** The name groups of the schedule() calls in this bucket (not copied: callers hand them over). */
+  readonly lists: (readonly NameGroup[])[];
   readonly waiters: (() => void)[];
   names: number;
 }
@@ -50,18 +53,20 @@ export class SecondDeleteScheduler {
     return this.#pending;
   }
 
-  /** Deletes `names` again `delayMs` from now; `done` once that was acknowledged. `names` must not change afterwards. */
-  schedule(names: readonly string[], done: () => void): void {
-    if (!this.enabled || names.length === 0 || this.#abandoned) {
+  /** Deletes the names again `delayMs` from now; `done` once that was acknowledged. `groups` must not change afterwards. */
+  schedule(groups: readonly NameGroup[], done: () => void): void {
+    let names = 0;
+    for (const g of groups) names += g.names.length;
+    if (!this.enabled || names === 0 || this.#abandoned) {
       if (!this.#abandoned) done();
       return;
     }
     const fireAt = Math.ceil((this.#now() + this.opts.delayMs) / this.#tickMs) * this.#tickMs;
     const bucket = this.#bucketAt(fireAt);
-    bucket.lists.push(names);
+    bucket.lists.push(groups);
     bucket.waiters.push(done);
-    bucket.names += names.length;
-    this.#pending += names.length;
+    bucket.names += names;
+    this.#pending += names;
     this.#arm();
   }
 
@@ -108,14 +113,22 @@ export class SecondDeleteScheduler {
     const due: Bucket[] = [];
     while (this.#buckets[0] && this.#buckets[0].fireAt <= now) due.push(this.#buckets.shift()!);
     if (due.length === 0) return this.#arm();
-    const names: string[] = [];
+    const byMapping = new Map<string, string[]>();
     let count = 0;
     for (const b of due) {
-      for (const list of b.lists) for (const n of list) names.push(n);
+      for (const list of b.lists) {
+        for (const g of list) {
+          let names = byMapping.get(g.mapping);
+          if (!names) byMapping.set(g.mapping, (names = []));
+          for (const n of g.names) names.push(n);
+        }
+      }
       count += b.names;
     }
+    const groups: NameGroup[] = [];
+    for (const [mapping, names] of byMapping) groups.push({ mapping, names });
     this.#firing = this.opts
-      .unlink(names)
+      .unlink(groups)
       .then(
         () => {
           if (this.#abandoned) return;

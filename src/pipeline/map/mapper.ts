@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
-import { recordRef, type Decoded, type RecordDecoder, type SourceRecord } from '../../domain/types.js';
-import { collect, type SkippedTemplate } from '../../mapping/evaluate.js';
+import { recordRef, type ChangeEvent, type Decoded, type RecordDecoder, type SourceRecord } from '../../domain/types.js';
+import { collect, evaluate, type SkippedTemplate } from '../../mapping/evaluate.js';
+import type { Inspector } from '../verify/inspector.js';
+import { changeVersion } from '../verify/row-version.js';
 import type { MappingSet } from '../../mapping/mapping-set.js';
 import { TemplateRenderError } from '../../mapping/template.js';
 import { RateLimitedWarn } from '../../telemetry/rate-limited.js';
@@ -32,6 +34,8 @@ export interface MapperDeps {
   readonly readiness: Readiness;
   /** Aborted when the worker gives up work in flight. */
   readonly signal: AbortSignal;
+  /** The inspector (--verify-sample): a sampled change's keys are queued into the plan. */
+  readonly inspector?: Inspector;
 }
 
 /**
@@ -150,7 +154,19 @@ export class RecordMapper {
       logger.debug({ table: event.table, at: recordRef(record) }, 'no mapping for table; skipped');
     }
     if (event.sourceTsMs !== undefined && plan.named > namedBefore) plan.sourceTimes.push(event.sourceTsMs);
+    if (this.deps.inspector && plan.named > namedBefore && this.deps.inspector.sampled()) this.#sample(event, plan);
     return DONE;
+  }
+
+  /** A sampled change: its keys per mapping, with the row version it wrote (the slow path, for sampled changes only). */
+  #sample(event: ChangeEvent, plan: BatchPlan): void {
+    const mappings = this.deps.mappings.forTable(event.table);
+    for (const r of evaluate(event, this.deps.mappings).results) {
+      if (!r.fired || r.keys.length === 0) continue;
+      const m = mappings.find((x) => x.name === r.mapping);
+      const version = m ? changeVersion(event, m) : undefined;
+      for (const key of r.keys) plan.verify.push({ mapping: r.mapping, key, version });
+    }
   }
 
   #templateSkipped(s: SkippedTemplate): void {

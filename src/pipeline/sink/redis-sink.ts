@@ -3,7 +3,12 @@ import type { Logger } from 'pino';
 import { redisConnectionFromUrl, type RedisConnection } from '../../config/redis-connection.js';
 import { hashSlot } from './hash-slot.js';
 import { createRedisClient, type RedisClient } from './redis-client.js';
+import type { VerifyStore } from '../verify/inspector.js';
 import { purgingName, SinkError, type InvalidationSink } from './sink.js';
+
+/** Deletes KEYS[1] only if its first 1,024 bytes are still ARGV[1] (the inspector's stale value). */
+const DELETE_IF_HEAD = `if redis.call('GETRANGE', KEYS[1], 0, 1023) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end
+return 0`;
 
 export type RedisSinkOptions = ({ readonly url: string } | { readonly connection: RedisConnection }) & {
   /** A command (pipeline) not answered within this time fails and is retried. */
@@ -43,7 +48,7 @@ function throwFirst(results: [Error | null, unknown][] | null): unknown[] {
  * loop (which pauses consumption) decides what happens; nothing piles up in memory. ioredis keeps
  * reconnecting in the background, follows MOVED/ASK, and re-asks the sentinels after a failover.
  */
-export class RedisSink implements InvalidationSink {
+export class RedisSink implements InvalidationSink, VerifyStore {
   readonly #redis: RedisClient;
   readonly #cluster: Cluster | undefined;
   /** The last connection-level refusal (a wrong password during AUTH): it explains "not connected". */
@@ -88,6 +93,35 @@ export class RedisSink implements InvalidationSink {
     } catch (e) {
       throw this.#classify(e);
     }
+  }
+
+  async unlinkEach(groups: readonly (readonly string[])[]): Promise<number[]> {
+    try {
+      const removed = await this.#unlinkEach(groups);
+      await this.#waitReplicas();
+      return removed;
+    } catch (e) {
+      throw this.#classify(e);
+    }
+  }
+
+  /** One pipeline of every group's UNLINK chunks (one command when it is one small group); under Cluster, per group. */
+  async #unlinkEach(groups: readonly (readonly string[])[]): Promise<number[]> {
+    if (this.#cluster) return Promise.all(groups.map((g) => (g.length === 0 ? 0 : this.#unlink(g))));
+    const size = this.opts.chunkSize;
+    if (groups.length === 1 && groups[0]!.length <= size) return [groups[0]!.length === 0 ? 0 : await this.#redis.unlink(...groups[0]!)];
+    const pipeline = this.#redis.pipeline();
+    const owner: number[] = [];
+    groups.forEach((g, i) => {
+      for (let j = 0; j < g.length; j += size) {
+        pipeline.unlink(...g.slice(j, j + size));
+        owner.push(i);
+      }
+    });
+    const removed = groups.map(() => 0);
+    if (owner.length === 0) return removed;
+    throwFirst(await pipeline.exec()).forEach((n, k) => (removed[owner[k]!]! += Number(n)));
+    return removed;
   }
 
   /**
@@ -228,6 +262,28 @@ export class RedisSink implements InvalidationSink {
       for (const v of versions) p.incr(v);
       throwFirst(await p.exec());
       await this.#waitReplicas();
+    } catch (e) {
+      throw this.#classify(e);
+    }
+  }
+
+  /** The inspector's read-back: `GETRANGE key 0 1023` of each key (one pipeline; per key under Cluster). */
+  async readHeads(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    if (keys.length === 0) return [];
+    try {
+      const heads = this.#cluster
+        ? await Promise.all(keys.map((k) => this.#redis.getrangeBuffer(k, 0, 1023)))
+        : throwFirst(await keys.reduce((p, k) => p.getrangeBuffer(k, 0, 1023), this.#redis.pipeline()).exec()).map((h) => h as Buffer);
+      // GETRANGE answers "" for a missing key (and for an empty value, which no envelope is).
+      return heads.map((h) => (h.length === 0 ? null : h));
+    } catch (e) {
+      throw this.#classify(e);
+    }
+  }
+
+  async deleteIfHead(key: string, head: Buffer): Promise<boolean> {
+    try {
+      return Number(await this.#redis.eval(DELETE_IF_HEAD, 1, key, head)) === 1;
     } catch (e) {
       throw this.#classify(e);
     }

@@ -3,6 +3,11 @@ export interface InvalidationSink {
   /** Deletes the keys (UNLINK). Resolves only when the server acknowledged every one. */
   unlink(keys: readonly string[]): Promise<number>;
   /**
+   * Deletes several groups of keys in one round trip; resolves with how many keys of each group
+   * existed (UNLINK's replies). Optional: without it the worker calls `unlink` once per group.
+   */
+  unlinkEach?(groups: readonly (readonly string[])[]): Promise<number[]>;
+  /**
    * Invalidates tag sets: deletes every member (a cache key) and the set, safe against an SADD
    * racing the purge and against a crash half-way (a retry or replay finishes the job).
    * Resolves with the number of members deleted.
