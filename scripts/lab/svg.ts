@@ -11,9 +11,9 @@ export interface Series {
 }
 
 const COLORS = ['#444444', '#d62728', '#ff7f0e', '#bcbd22', '#2ca02c', '#17becf', '#1f77b4', '#9467bd', '#8c564b', '#e377c2'];
-const W = 860;
+const W = 1000;
 const H = 480;
-const M = { left: 70, right: 290, top: 40, bottom: 56 };
+const M = { left: 70, right: 430, top: 40, bottom: 56 };
 const X_MIN = 10;
 const X_MAX = 60_000;
 const Y_MIN = 0.01;

@@ -34,8 +34,6 @@ export interface ChangeEvent {
   readonly beforeKeyOnly: boolean;
   /** When the change was committed in the database (source.ts_ms), if known. */
   readonly sourceTsMs?: number;
-  /** The database transaction id (source.txId; Postgres: the xmin of the row versions it wrote), if known. */
-  readonly txId?: number;
 }
 
 export type SkipReason = 'tombstone' | 'heartbeat' | 'transaction' | 'message';

@@ -168,10 +168,8 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
     if (op === 'u' && after === null) throw new DecodeError('invalid_row_image', 'op "u" without an "after" image');
   }
   const tsMs = isObject(source) && typeof source['ts_ms'] === 'number' ? source['ts_ms'] : undefined;
-  const txId = isObject(source) && typeof source['txId'] === 'number' ? source['txId'] : undefined;
   const event = changeEvent(record, op as ChangeOp, table, before, after, schemaDefaults(envelopeFieldSchema(schema, 'before')));
-  if (tsMs === undefined && txId === undefined) return { kind: 'change', event };
-  return { kind: 'change', event: { ...event, ...(tsMs !== undefined ? { sourceTsMs: tsMs } : {}), ...(txId !== undefined ? { txId } : {}) } };
+  return { kind: 'change', event: tsMs === undefined ? event : { ...event, sourceTsMs: tsMs } };
 }
 
 function changeEvent(

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { recordRef, type ChangeEvent, type Decoded, type RecordDecoder, type SourceRecord } from '../../domain/types.js';
 import { collect, evaluate, type SkippedTemplate } from '../../mapping/evaluate.js';
 import type { Inspector } from '../verify/inspector.js';
-import { changeVersion } from '../verify/row-version.js';
+import { changeVersion, txIdOf } from '../verify/row-version.js';
 import type { MappingSet } from '../../mapping/mapping-set.js';
 import { TemplateRenderError } from '../../mapping/template.js';
 import { RateLimitedWarn } from '../../telemetry/rate-limited.js';
@@ -154,17 +154,18 @@ export class RecordMapper {
       logger.debug({ table: event.table, at: recordRef(record) }, 'no mapping for table; skipped');
     }
     if (event.sourceTsMs !== undefined && plan.named > namedBefore) plan.sourceTimes.push(event.sourceTsMs);
-    if (this.deps.inspector && plan.named > namedBefore && this.deps.inspector.sampled()) this.#sample(event, plan);
+    if (this.deps.inspector && plan.named > namedBefore && this.deps.inspector.sampled()) this.#sample(event, record, plan);
     return DONE;
   }
 
   /** A sampled change: its keys per mapping, with the row version it wrote (the slow path, for sampled changes only). */
-  #sample(event: ChangeEvent, plan: BatchPlan): void {
+  #sample(event: ChangeEvent, record: SourceRecord, plan: BatchPlan): void {
     const mappings = this.deps.mappings.forTable(event.table);
+    const txId = mappings.some((m) => m.versionColumn === 'xmin') ? txIdOf(record.value) : undefined;
     for (const r of evaluate(event, this.deps.mappings).results) {
       if (!r.fired || r.keys.length === 0) continue;
       const m = mappings.find((x) => x.name === r.mapping);
-      const version = m ? changeVersion(event, m) : undefined;
+      const version = m ? changeVersion(event, m, txId) : undefined;
       for (const key of r.keys) plan.verify.push({ mapping: r.mapping, key, version });
     }
   }

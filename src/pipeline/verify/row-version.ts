@@ -13,14 +13,18 @@ export type ChangeVersion =
   | { readonly kind: 'xmin'; readonly txId: number }
   | { readonly kind: 'deleted' };
 
-/** The version a change of `m`'s table wrote; undefined when the mapping has no version_column or the event lacks it. */
-export function changeVersion(event: ChangeEvent, m: Mapping): ChangeVersion | undefined {
+/**
+ * The version a change of `m`'s table wrote; undefined when the mapping has no version_column or the event
+ * lacks it. `txId` (source.txId) is read by the caller only for sampled changes of xmin mappings: in every
+ * decoded event it cost about 2 µs per record in a decode micro-benchmark against main.
+ */
+export function changeVersion(event: ChangeEvent, m: Mapping, txId?: number): ChangeVersion | undefined {
   const col = m.versionColumn;
   if (col === undefined) return undefined;
   if (event.op === 'd') return { kind: 'deleted' };
   if (event.op === 't') return undefined;
   if (col === 'xmin') {
-    const tx = event.txId;
+    const tx = txId;
     return tx !== undefined && Number.isSafeInteger(tx) && tx >= 0 ? { kind: 'xmin', txId: tx } : undefined;
   }
   const v = event.after?.[col];
@@ -61,4 +65,18 @@ export function filledBefore(filled: string | undefined, change: ChangeVersion, 
   const db = Date.parse(b);
   if (Number.isFinite(da) && Number.isFinite(db) && /\d{4}-\d\d-\d\d/.test(a) && /\d{4}-\d\d-\d\d/.test(b)) return da < db;
   return undefined;
+}
+
+/** source.txId of a JSON-converter record value (with or without schemas); undefined for anything else. */
+export function txIdOf(value: Buffer | null): number | undefined {
+  if (!value) return undefined;
+  try {
+    const doc = JSON.parse(value.toString('utf8')) as Record<string, unknown> | null;
+    const payload = doc && typeof doc === 'object' && 'payload' in doc && 'schema' in doc ? (doc['payload'] as Record<string, unknown> | null) : doc;
+    const source = payload && typeof payload === 'object' ? (payload['source'] as Record<string, unknown> | undefined) : undefined;
+    const tx = source && typeof source === 'object' ? source['txId'] : undefined;
+    return typeof tx === 'number' ? tx : undefined;
+  } catch {
+    return undefined; // Avro-framed or not JSON: xmin mappings report presence only
+  }
 }

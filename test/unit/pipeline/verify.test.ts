@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import type { ChangeEvent } from '../../../src/domain/types.js';
 import { PendingChecks } from '../../../src/pipeline/verify/pending-checks.js';
-import { changeVersion, filledBefore } from '../../../src/pipeline/verify/row-version.js';
+import { changeVersion, filledBefore, txIdOf } from '../../../src/pipeline/verify/row-version.js';
 import type { Mapping } from '../../../src/mapping/model.js';
 
 describe("the inspector's pending checks (bounded, mock timers)", () => {
@@ -59,21 +59,16 @@ describe("the inspector's pending checks (bounded, mock timers)", () => {
 });
 
 const mapping = (versionColumn: string | undefined): Mapping => ({ name: 'm', versionColumn }) as unknown as Mapping;
-const event = (op: ChangeEvent['op'], after: Record<string, unknown> | null, txId?: number): ChangeEvent => ({
-  op,
-  table: 's.t',
-  before: null,
-  after,
-  keyColumns: null,
-  beforeKeyOnly: false,
-  ...(txId !== undefined ? { txId } : {}),
-});
+const event = (op: ChangeEvent['op'], after: Record<string, unknown> | null): ChangeEvent => ({ op, table: 's.t', before: null, after, keyColumns: null, beforeKeyOnly: false });
 
 describe('row versions: a change against the version an envelope records', () => {
   it('reads the version column from the after image, xmin from source.txId, a delete as "gone"', () => {
     assert.deepEqual(changeVersion(event('u', { id: 1, version: 7 }), mapping('version')), { kind: 'column', value: '7' });
     assert.deepEqual(changeVersion(event('c', { id: 1, updated_at: '2026-01-02T03:04:05Z' }), mapping('updated_at')), { kind: 'column', value: '2026-01-02T03:04:05Z' });
-    assert.deepEqual(changeVersion(event('u', { id: 1 }, 9001), mapping('xmin')), { kind: 'xmin', txId: 9001 });
+    assert.deepEqual(changeVersion(event('u', { id: 1 }), mapping('xmin'), 9001), { kind: 'xmin', txId: 9001 });
+    assert.equal(txIdOf(Buffer.from('{"op":"u","source":{"txId":772}}')), 772);
+    assert.equal(txIdOf(Buffer.from('{"schema":{},"payload":{"op":"u","source":{"txId":773}}}')), 773);
+    assert.equal(txIdOf(Buffer.from([0, 0, 0, 0, 1, 2])), undefined, 'a registry-framed value');
     assert.deepEqual(changeVersion(event('d', null), mapping('version')), { kind: 'deleted' });
     assert.equal(changeVersion(event('u', { id: 1, version: 7 }), mapping(undefined)), undefined, 'no version_column: presence only');
     assert.equal(changeVersion(event('u', { id: 1, version: null }), mapping('version')), undefined);
