@@ -1,7 +1,7 @@
 import { Cluster, type ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import { redisConnectionFromUrl, type RedisConnection } from '../../config/redis-connection.js';
-import { hashSlot } from './hash-slot.js';
+import { hashSlot, routedToOwnSlot } from './hash-slot.js';
 import { createRedisClient, type RedisClient } from './redis-client.js';
 import { purgingName, SinkError, type InvalidationSink } from './sink.js';
 
@@ -126,14 +126,21 @@ export class RedisSink implements InvalidationSink {
 
   /**
    * Groups keys by hash slot, the slots by the node serving them (per the client's slot map), and
-   * runs one pipeline per node, all nodes at once. A slot that moved since the map was read answers
+   * runs one pipeline per node, all nodes at once (a key ioredis would misroute goes in a pipeline
+   * of its own, and follows the MOVED reply). A slot that moved since the map was read answers
    * MOVED/ASK: ioredis redirects what it can, anything left fails the call and the worker retries it
    * (UNLINK and a repeated INCR of a version counter are both safe to repeat).
    */
   async #perNode(cluster: Cluster, keys: readonly string[], add: (p: ChainableCommander, slotKeys: readonly string[]) => void): Promise<unknown[]> {
     if (cluster.status !== 'ready') throw new SinkError(`redis cluster not ready (${cluster.status})`, false);
     const bySlot = new Map<number, string[]>();
+    /** Keys ioredis would route elsewhere than their slot's node: one pipeline each (see routedToOwnSlot). */
+    const alone: string[][][] = [];
     for (const k of keys) {
+      if (!routedToOwnSlot(k)) {
+        alone.push([[k]]);
+        continue;
+      }
       const slot = hashSlot(k);
       const list = bySlot.get(slot);
       if (list) list.push(k);
@@ -147,7 +154,7 @@ export class RedisSink implements InvalidationSink {
       else byNode.set(node, [slotKeys]);
     }
     const results = await Promise.all(
-      [...byNode.values()].map(async (groups) => {
+      [...byNode.values(), ...alone].map(async (groups) => {
         const p = cluster.pipeline();
         for (const g of groups) add(p, g);
         const replies = await p.exec();
