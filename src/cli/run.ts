@@ -53,7 +53,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     // A signal during start-up (Redis or Kafka unreachable) ends the wait: done resolves first.
     await Promise.race([worker.start(), worker.done]);
   } catch (e) {
-    logger.error({ err: { message: (e as Error).message } }, 'could not start');
+    logger.error({ err: e }, 'could not start');
     await worker.done;
     await health?.close();
     return EXIT_FAILURE;
@@ -61,7 +61,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const result = await worker.done;
   await health?.close();
   if (result.state === 'failed') {
-    logger.error({ err: { message: result.error?.message } }, 'worker failed');
+    logger.error({ err: result.error }, 'worker failed');
     return EXIT_FAILURE;
   }
   return EXIT_OK;

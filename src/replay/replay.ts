@@ -137,11 +137,7 @@ export async function runReplay(kafka: Kafka, redisSink: () => InvalidationSink,
     clearInterval(progress);
   }
 
-  const eventsByTable: Record<string, number> = {};
-  for (const [id, n] of Object.entries(stats.snapshot())) {
-    const m = /^events\{table=([^,]+),/.exec(id);
-    if (m) eventsByTable[m[1]!] = (eventsByTable[m[1]!] ?? 0) + n;
-  }
+  const eventsByTable = stats.byLabel('events', 'table');
   return {
     dryRun: opts.dryRun,
     topics: ranges.map((t) => ({ topic: t.topic, partitions: Object.fromEntries([...t.ranges].map(([p, r]) => [String(p), { from: r.from.toString(), to: r.to.toString() }])) })),

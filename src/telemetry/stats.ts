@@ -23,8 +23,18 @@ export type Counter = keyof typeof COUNTERS;
 export type HistogramName = 'redis_seconds' | 'invalidation_lag_seconds';
 export type GaugeName = 'pending_second_deletes' | 'paused' | 'consumer_lag';
 
+/** One counter's total for one label set (kept as data: `get` compares label values, never text). */
+interface Count {
+  readonly counter: Counter;
+  readonly labels: Readonly<Record<string, string>>;
+  /** How the snapshot names it: `events{table=inventory.orders,op=c}`. */
+  readonly display: string;
+  n: number;
+}
+
 export class Stats {
-  readonly #counts = new Map<string, number>();
+  /** By counter and label set (a JSON key, so no label value can be mistaken for another). */
+  readonly #counts = new Map<string, Count>();
   readonly #prom: Map<string, PromCounter<string>> | undefined;
   readonly #histograms: Partial<Record<HistogramName, Histogram<string>>> = {};
   readonly #gauges: Partial<Record<GaugeName, Gauge<string>>> = {};
@@ -54,8 +64,14 @@ export class Stats {
   }
 
   inc(counter: Counter, labels?: Readonly<Record<string, string>>, by = 1): void {
-    const id = labels ? `${counter}{${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')}}` : counter;
-    this.#counts.set(id, (this.#counts.get(id) ?? 0) + by);
+    const entries = labels ? Object.entries(labels) : [];
+    const id = entries.length === 0 ? counter : `${counter}${JSON.stringify(entries)}`;
+    const found = this.#counts.get(id);
+    if (found) found.n += by;
+    else {
+      const display = entries.length === 0 ? counter : `${counter}{${entries.map(([k, v]) => `${k}=${v}`).join(',')}}`;
+      this.#counts.set(id, { counter, labels: { ...labels }, display, n: by });
+    }
     if (this.#prom) {
       const c = this.#prom.get(counter)!;
       if (labels) c.inc(labels, by);
@@ -82,18 +98,30 @@ export class Stats {
     this.#gauges[g]?.reset();
   }
 
-  /** The total of a counter, over the label sets that include every given label. */
+  /** The total of a counter, over the label sets whose values equal every given label's. */
   get(counter: Counter, labels?: Readonly<Record<string, string>>): number {
     let total = 0;
-    const wanted = labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`) : [];
-    for (const [id, n] of this.#counts) {
-      if (id !== counter && !id.startsWith(`${counter}{`)) continue;
-      if (wanted.every((w) => id.includes(`{${w}`) || id.includes(`,${w}`))) total += n;
+    const wanted = labels ? Object.entries(labels) : [];
+    for (const c of this.#counts.values()) {
+      if (c.counter === counter && wanted.every(([k, v]) => c.labels[k] === v)) total += c.n;
     }
     return total;
   }
 
+  /** A counter's totals by the value of one label (`events` by `table`). */
+  byLabel(counter: Counter, label: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of this.#counts.values()) {
+      const v = c.labels[label];
+      if (c.counter === counter && v !== undefined) out[v] = (out[v] ?? 0) + c.n;
+    }
+    return out;
+  }
+
+  /** Every counter by its display name (`events{table=…,op=c}`), for logs. */
   snapshot(): Record<string, number> {
-    return Object.fromEntries([...this.#counts].sort(([a], [b]) => a.localeCompare(b)));
+    const out: Record<string, number> = {};
+    for (const c of [...this.#counts.values()].sort((a, b) => a.display.localeCompare(b.display))) out[c.display] = (out[c.display] ?? 0) + c.n;
+    return out;
   }
 }

@@ -56,7 +56,7 @@ export class RedisSink implements InvalidationSink {
     let down = false;
     const onError = (e: Error): void => {
       if (FATAL.test(e.message)) this.#connectionRefusal = e.message;
-      if (!down) logger.warn({ err: { message: e.message }, topology: connection.topology.kind }, 'redis connection error; reconnecting');
+      if (!down) logger.warn({ err: e, topology: connection.topology.kind }, 'redis connection error; reconnecting');
       down = true;
     };
     this.#redis.on('error', onError);
