@@ -3,6 +3,7 @@ import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
 import type { Problem, SourcePos } from './model.js';
 import { TABLE_PATTERN } from './table-pattern.js';
 import { fieldsOf } from './yaml-fields.js';
+import { yamlErrorMessage } from './yaml-fields.js';
 
 /**
  * Mapping test files (`users.test.yaml` beside `users.yaml`): cases of an input event and what it must
@@ -83,7 +84,7 @@ export function parseTestFile(file: string, text: string): TestFileParse {
   /** Plain JS of a node: bigint only where a number would lose precision. */
   const toJS = (node: Node | null | undefined): unknown => narrow(node === null || node === undefined ? null : node.toJS(doc));
 
-  for (const e of doc.errors) error(posAt(e.pos[0]), e.message.split('\n')[0] ?? e.message);
+  for (const e of doc.errors) error(posAt(e.pos[0]), yamlErrorMessage(e));
   if (doc.errors.length > 0) return { cases, problems };
 
   const root = doc.contents as Node | null;

@@ -8,6 +8,7 @@ import type { Problem, SourcePos } from './model.js';
 import { jsonBuffer } from '../util/json.js';
 import { recordFromText } from './record-input.js';
 import { parseTestFile, TARGET_FIELDS, type ListExpectation, type TargetField, type TestCase } from './test-file.js';
+import { decodeUtf8 } from './utf8.js';
 
 /**
  * `mappings test`: runs each case of the `*.test.yaml` files through the production decoder
@@ -100,7 +101,12 @@ export async function loadMappingTests(dir: string): Promise<LoadedTests> {
   const files: LoadedTestFile[] = [];
   for (const path of paths) {
     const file = shown(path);
-    const parsed = parseTestFile(file, await readFile(path, 'utf8'));
+    const decoded = decodeUtf8(file, await readFile(path));
+    if (!('text' in decoded)) {
+      problems.push({ ...decoded.pos, severity: 'error', message: decoded.message });
+      continue;
+    }
+    const parsed = parseTestFile(file, decoded.text);
     const fileProblems = [...parsed.problems];
     for (const c of parsed.cases) {
       if (c.input.kind !== 'file') continue;

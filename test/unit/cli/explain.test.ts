@@ -107,6 +107,16 @@ describe('explain over Debezium fixtures (decode → map, no Kafka or Redis)', (
     assert.equal((await explain('create-in-transaction-no-schema.json'))['result'], 'event');
   });
 
+  it('a record file whose JSON names a key twice says so, with its line, instead of "value has no op field"', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'explain-dup-'));
+    await writeFile(join(dir, 'dup.json'), '{"topic": "shop.inventory.customers",\n "key": {"id": 1},\n "value": {"op": "c", "after": {"id": 1, "email": "a@x"}, "source": {"schema": "inventory", "table": "customers"},\n   "op": "u"}}\n');
+    const [line] = await explainFiles([join(dir, 'dup.json')], set);
+    assert.equal(line!.result, 'error');
+    assert.equal(line!['code'], 'duplicate_key');
+    assert.match(String(line!['error']), /^line 4, column 4: duplicate key "op"/);
+    assert.doesNotMatch(String(line!['error']), /has no "op" field/);
+  });
+
   it('reports an undecodable file as an error line', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cdci-explain-'));
     await writeFile(join(dir, 'bad.json'), '{"op":"c","after":');

@@ -70,3 +70,32 @@ describe('mapping file parser', () => {
     assert.equal(r.problems.filter((p) => p.severity === 'error').length, 1);
   });
 });
+
+describe('YAML features and YAML mistakes', () => {
+  it('an alias (keys: *k) is read as the list it names, in every field', () => {
+    const r = parseMappingFile(
+      'm.yaml',
+      'mappings:\n  - name: a\n    table: s.a\n    ops: &ops [c, u, d]\n    keys: &k ["k:{id}", "k:email:{email}"]\n    second_delete_delay: &delay 2s\n  - name: b\n    table: s.b\n    ops: *ops\n    keys: *k\n    tags: ["t:{id}"]\n    second_delete_delay: *delay\n',
+    );
+    assert.deepEqual(r.problems.filter((p) => p.severity === 'error').map(formatProblem), []);
+    const b = r.mappings.find((m) => m.name === 'b')!;
+    assert.deepEqual(b.keys.map((k) => k.source), ['k:{id}', 'k:email:{email}']);
+    assert.deepEqual([...b.ops], ['c', 'u', 'd']);
+    assert.equal(b.secondDeleteDelayMs, 2_000);
+    const items = parseMappingFile('m.yaml', 'mappings:\n  - &one\n    name: a\n    table: s.a\n    ops: [c]\n    keys: [&t "k:{id}", "x"]\n  - name: b\n    table: s.b\n    ops: [c]\n    keys: [*t]\n');
+    assert.deepEqual(items.problems.map(formatProblem), []);
+    assert.deepEqual(items.mappings.find((m) => m.name === 'b')!.keys.map((k) => k.source), ['k:{id}']);
+  });
+
+  it('a second YAML document is reported in our words at its line, not as the library\'s API advice', () => {
+    const m = messages('mappings:\n  - name: a\n    table: s.a\n    ops: [c]\n    keys: ["k:{id}"]\n---\nmappings: []\n');
+    assert.equal(m.length, 1);
+    assert.match(m[0]!, /^m\.yaml:6:1 a second YAML document starts here \("---"\)/);
+    assert.doesNotMatch(m[0]!, /parseAllDocuments/);
+  });
+
+  it('a YAML merge key (<<) is named as such', () => {
+    const m = messages('mappings:\n  - name: a\n    table: s.a\n    ops: [c]\n    keys: ["k:{id}"]\n    <<: {tags: ["t"]}\n');
+    assert.ok(m.some((x) => /^m\.yaml:6:5 YAML merge keys \("<<: \*anchor"\) are not supported/.test(x)), m.join('\n'));
+  });
+});
