@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../support/ports.js';
-import { withTimeout } from '../support/processes.js';
+import { waitFor, withTimeout } from '../support/processes.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { exitOf, mappingsDir, spawnCli } from '../support/worker.js';
 
@@ -21,8 +21,11 @@ async function sigtermDuringStartup(redisUrl: string, brokers: string): Promise<
   let log = '';
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  await sleep(2_000);
-  assert.equal(child.exitCode, null, `still starting after 2 s: ${log}`);
+  // Signal once the worker is starting (its handlers are installed by then), not after a fixed wait:
+  // on a loaded machine node may still be loading modules after 2 s, and SIGTERM would kill it outright.
+  await waitFor(() => /"to":"starting"/.test(log), { timeoutMs: 30_000, message: () => `the worker starting (log: ${log})` });
+  await sleep(1_000);
+  assert.equal(child.exitCode, null, `still starting: ${log}`);
   const t0 = Date.now();
   child.kill('SIGTERM');
   try {

@@ -46,11 +46,11 @@ describe('Kafka security on the real listeners', { skip: SKIP, timeout: 240_000 
   /** The certificates startKafka made: its client key is encrypted with its own passphrase. */
   const certs = () => kafka.certs!;
   const clientTls = (): NodeJS.ProcessEnv => ({
-    KAFKA_TLS_CERT_FILE: certs().clientCertFile,
-    KAFKA_TLS_KEY_FILE: certs().clientKeyFile,
-    KAFKA_TLS_KEY_PASSWORD: certs().clientKeyPassphrase,
+    CDC_INVALIDATOR_KAFKA_TLS_CERT: certs().clientCertFile,
+    CDC_INVALIDATOR_KAFKA_TLS_KEY: certs().clientKeyFile,
+    CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD: certs().clientKeyPassphrase,
   });
-  const sasl = (u: SaslUser, password = u.password): NodeJS.ProcessEnv => ({ KAFKA_SASL_USERNAME: u.username, KAFKA_SASL_PASSWORD: password });
+  const sasl = (u: SaslUser, password = u.password): NodeJS.ProcessEnv => ({ CDC_INVALIDATOR_KAFKA_SASL_USERNAME: u.username, CDC_INVALIDATOR_KAFKA_SASL_PASSWORD: password });
 
   /** Connects and lists topics (a request to every broker the metadata names) with the resolved options; no retries. */
   async function roundTrip(brokers: readonly string[], flags: KafkaSecurityFlags, env: NodeJS.ProcessEnv): Promise<void> {
@@ -86,7 +86,7 @@ describe('Kafka security on the real listeners', { skip: SKIP, timeout: 240_000 
 
   it('SSL with a client certificate: CA from --kafka-tls-ca, certificate and encrypted key from env files, passphrase from a file', async () => {
     writeFileSync(passFile, `${certs().clientKeyPassphrase}\n`);
-    await roundTrip(kafka.listeners.ssl!, { kafkaTlsCa: certs().caFile }, { KAFKA_TLS_CERT_FILE: certs().clientCertFile, KAFKA_TLS_KEY_FILE: certs().clientKeyFile, KAFKA_TLS_KEY_PASSWORD_FILE: passFile });
+    await roundTrip(kafka.listeners.ssl!, { kafkaTlsCa: certs().caFile }, { CDC_INVALIDATOR_KAFKA_TLS_CERT: certs().clientCertFile, CDC_INVALIDATOR_KAFKA_TLS_KEY: certs().clientKeyFile, CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD_FILE: passFile });
   });
 
   it('SSL: the server name is checked, a foreign CA and the system CAs are refused, no client certificate is refused by the broker, a wrong passphrase fails before connecting', async () => {
@@ -98,7 +98,7 @@ describe('Kafka security on the real listeners', { skip: SKIP, timeout: 240_000 
     // ssl.client.auth=required: the broker ends the handshake without a client certificate.
     const noCert = await failure(roundTrip(ssl, { kafkaTlsCa: certs().caFile }, {}));
     assert.match(noCert, /KafkaJS\w+: /, noCert);
-    const badPass = await failure(roundTrip(ssl, { kafkaTlsCa: certs().caFile }, { ...clientTls(), KAFKA_TLS_KEY_PASSWORD: 'not-the-passphrase' }));
+    const badPass = await failure(roundTrip(ssl, { kafkaTlsCa: certs().caFile }, { ...clientTls(), CDC_INVALIDATOR_KAFKA_TLS_KEY_PASSWORD: 'not-the-passphrase' }));
     assert.match(badPass, /bad decrypt|decrypt|passphrase/i);
     assert.ok(!badPass.includes('not-the-passphrase'));
   });
@@ -121,8 +121,8 @@ describe('Kafka security on the real listeners', { skip: SKIP, timeout: 240_000 
       const brokers = variant === 'sasl_ssl' ? kafka.listeners.saslSsl! : kafka.listeners.ssl!;
       const env: NodeJS.ProcessEnv =
         variant === 'sasl_ssl'
-          ? { KAFKA_SASL_MECHANISM: 'scram-sha-512', ...sasl(kafka.users.scram512), KAFKA_TLS_CA_FILE: certs().caFile }
-          : { KAFKA_TLS_CA_FILE: certs().caFile, ...clientTls() };
+          ? { CDC_INVALIDATOR_KAFKA_SASL_MECHANISM: 'scram-sha-512', ...sasl(kafka.users.scram512), CDC_INVALIDATOR_KAFKA_TLS_CA: certs().caFile }
+          : { CDC_INVALIDATOR_KAFKA_TLS_CA: certs().caFile, ...clientTls() };
       const child = spawnCli(
         ['run', '--brokers', brokers.join(','), '--topics', topic, '--group', group, '--mappings', mappings, '--redis', redis.url, '--from-beginning', '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--commit-interval', '50ms', '--second-delete-delay', '100ms', '--log-level', 'info'],
         env,

@@ -24,7 +24,7 @@ const MAPPINGS = `mappings:
     table: inventory.customers
     keys: ["customer:{id}"]
 `;
-const FAST = ['--session-timeout', '6s', '--heartbeat-interval', '500ms', '--rebalance-timeout', '6s', '--log-level', 'warn'];
+const FAST = ['--session-timeout', '6s', '--heartbeat-interval', '500ms', '--rebalance-timeout', '6s'];
 const HOUR = 3_600_000;
 const idOf = (p: number, o: number) => p * 100 + o;
 /** Record o of each partition was written this long ago: 0–3 three hours, 4–6 ninety minutes, 7–9 now. */
@@ -75,7 +75,9 @@ describe('replay by time and offsets on the real broker', { skip: SKIP, timeout:
     await kafkaStack?.stop();
   });
 
-  const base = (): string[] => ['--brokers', kafkaStack.brokers.join(','), '--topics', topic, '--mappings', mappings, ...FAST];
+  /** What every Kafka command takes; `run` and `replay` also take the group timeouts. */
+  const base = (): string[] => ['--brokers', kafkaStack.brokers.join(','), '--topics', topic, '--mappings', mappings, '--log-level', 'warn'];
+  const stream = (): string[] => [...base(), ...FAST];
 
   async function plantAll(): Promise<void> {
     const p = redis.pipeline();
@@ -91,7 +93,7 @@ describe('replay by time and offsets on the real broker', { skip: SKIP, timeout:
 
   it('replay --from 2h --to now: exactly the records written in the last two hours (ListOffsets by time)', async () => {
     await plantAll();
-    const r = await cli(['replay', ...base(), '--redis', redisServer.url, '--from', '2h', '--to', 'now', '--second-delete-delay', '0']);
+    const r = await cli(['replay', ...stream(), '--redis', redisServer.url, '--from', '2h', '--to', 'now', '--second-delete-delay', '0']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).events, 12, r.stdout);
     assert.deepEqual(await goneOffsets(), [[4, 5, 6, 7, 8, 9], [4, 5, 6, 7, 8, 9]]);
@@ -101,7 +103,7 @@ describe('replay by time and offsets on the real broker', { skip: SKIP, timeout:
     await plantAll();
     const from = new Date(Date.now() - 2 * HOUR).toISOString();
     const to = new Date(Date.now() - HOUR).toISOString();
-    const r = await cli(['replay', ...base(), '--redis', redisServer.url, '--from', from, '--to', to, '--second-delete-delay', '0']);
+    const r = await cli(['replay', ...stream(), '--redis', redisServer.url, '--from', from, '--to', to, '--second-delete-delay', '0']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).events, 6, r.stdout);
     assert.deepEqual(await goneOffsets(), [[4, 5, 6], [4, 5, 6]]);
@@ -109,7 +111,7 @@ describe('replay by time and offsets on the real broker', { skip: SKIP, timeout:
 
   it('offsets show reports real lag; offsets reset --execute is refused while a member runs, applied once the group is empty', async () => {
     const group = uniqueName('live');
-    const run = spawnCli(['run', ...base(), '--redis', redisServer.url, '--group', group, '--from-beginning', '--second-delete-delay', '50ms', '--commit-interval', '50ms']);
+    const run = spawnCli(['run', ...stream(), '--redis', redisServer.url, '--group', group, '--from-beginning', '--second-delete-delay', '50ms', '--commit-interval', '50ms']);
     let runLog = '';
     run.stdout!.on('data', (d: Buffer) => (runLog += d.toString()));
     run.stderr!.on('data', (d: Buffer) => (runLog += d.toString()));

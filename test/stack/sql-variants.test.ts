@@ -61,21 +61,21 @@ describe('connector variants on the real stack', { skip: SKIP, timeout: 10 * 60_
       clients.push(redis);
       const group = `g-${prefix}`;
       const worker = new WorkerProcess({
-        KAFKA_BROKERS: stack.kafka.brokers.join(','),
-        KAFKA_GROUP_ID: group,
-        REDIS_URL: `${stack.redisServer.url}/${db}`,
-        MAPPINGS_DIR: mappings,
-        FROM_BEGINNING: 'true',
-        SECOND_DELETE_DELAY: '300ms',
-        COMMIT_INTERVAL: '100ms',
-        LOG_LEVEL: 'info',
+        CDC_INVALIDATOR_BROKERS: stack.kafka.brokers.join(','),
+        CDC_INVALIDATOR_GROUP: group,
+        CDC_INVALIDATOR_REDIS: `${stack.redisServer.url}/${db}`,
+        CDC_INVALIDATOR_MAPPINGS: mappings,
+        CDC_INVALIDATOR_FROM_BEGINNING: 'true',
+        CDC_INVALIDATOR_SECOND_DELETE_DELAY: '300ms',
+        CDC_INVALIDATOR_COMMIT_INTERVAL: '100ms',
+        CDC_INVALIDATOR_LOG_LEVEL: 'info',
         ...env,
       });
       return { name, prefix, probe: new CacheProbe(name, redis), worker, group };
     };
-    unwrap = variant('unwrap SMT', unwrapPrefix, 3, { TOPIC_PREFIX: unwrapPrefix });
+    unwrap = variant('unwrap SMT', unwrapPrefix, 3, { CDC_INVALIDATOR_TOPIC_PREFIX: unwrapPrefix });
     meta = variant('transaction metadata', metaPrefix, 4, {
-      KAFKA_TOPICS: `/^(${metaPrefix}\\.(transaction|inventory\\..+)|__debezium-heartbeat\\.${metaPrefix})$/`,
+      CDC_INVALIDATOR_TOPICS: `/^(${metaPrefix}\\.(transaction|inventory\\..+)|__debezium-heartbeat\\.${metaPrefix})$/`,
     });
     // Cached before any connector snapshot of these prefixes: only the mapping with op r may remove them.
     for (const v of [unwrap, meta]) await v.probe.plant(['product:101', 'product:102', 'customer:1002']);

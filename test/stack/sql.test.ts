@@ -123,15 +123,15 @@ describe('through SQL on the real stack (two JSON converter variants)', { skip: 
       const redis = new Redis({ port: stack.redisServer.port, host: '127.0.0.1', db, maxRetriesPerRequest: 3 });
       redisClients.push(redis);
       const worker = new WorkerProcess({
-        KAFKA_BROKERS: stack.kafka.brokers.join(','),
-        KAFKA_GROUP_ID: `g-${prefix}`,
-        TOPIC_PREFIX: prefix,
-        REDIS_URL: `${stack.redisServer.url}/${db}`,
-        MAPPINGS_DIR: mappings,
-        FROM_BEGINNING: 'true',
-        SECOND_DELETE_DELAY: '300ms',
-        COMMIT_INTERVAL: '100ms',
-        LOG_LEVEL: 'info',
+        CDC_INVALIDATOR_BROKERS: stack.kafka.brokers.join(','),
+        CDC_INVALIDATOR_GROUP: `g-${prefix}`,
+        CDC_INVALIDATOR_TOPIC_PREFIX: prefix,
+        CDC_INVALIDATOR_REDIS: `${stack.redisServer.url}/${db}`,
+        CDC_INVALIDATOR_MAPPINGS: mappings,
+        CDC_INVALIDATOR_FROM_BEGINNING: 'true',
+        CDC_INVALIDATOR_SECOND_DELETE_DELAY: '300ms',
+        CDC_INVALIDATOR_COMMIT_INTERVAL: '100ms',
+        CDC_INVALIDATOR_LOG_LEVEL: 'info',
       });
       variants.push({ name, prefix, db, probe: new CacheProbe(name, redis), worker });
     }

@@ -101,7 +101,7 @@ export interface Streamer {
  * partition in turn, awaiting each send (one producer, so each partition's offsets follow its
  * records' order).
  */
-export function streamRecords(kafka: Kafka, topic: string, stream: ChaosRecord[][], ratePerSec: number, chunk = 200): Streamer {
+export function streamRecords(kafka: Kafka, topic: string, stream: ChaosRecord[][], ratePerSec: number, chunk = 200, { retryForMs = 0 }: { retryForMs?: number } = {}): Streamer {
   const produced = stream.map(() => 0);
   const done = (async () => {
     await ensureTopic(kafka, topic, Math.max(4, stream.length));
@@ -123,7 +123,18 @@ export function streamRecords(kafka: Kafka, topic: string, stream: ChaosRecord[]
             k++;
           }
         }
-        await producer.send({ topic, acks: -1, messages });
+        // Through a broker outage (retryForMs > 0) a failed send is tried again: a retried chunk
+        // may then be in the topic twice (harmless for sentinels, but offsets no longer follow indexes).
+        const giveUp = Date.now() + retryForMs;
+        for (;;) {
+          try {
+            await producer.send({ topic, acks: -1, messages });
+            break;
+          } catch (e) {
+            if (Date.now() > giveUp) throw e;
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
         for (let p = 0; p < stream.length; p++) produced[p] = upto[p]!;
         sent += messages.length;
         const due = t0 + (sent / ratePerSec) * 1_000;

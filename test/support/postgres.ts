@@ -28,6 +28,40 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
+/** The pids whose parent is `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * A crash as a machine or container sees it: the postmaster and every backend SIGKILLed at once (a
+ * postmaster killed alone leaves backends holding its shared memory, and the next start refuses).
+ */
+async function crashAll(postmaster: number, killPostmaster: () => Promise<void>): Promise<void> {
+  const children = childrenOf(postmaster);
+  for (const c of children) {
+    try {
+      process.kill(c, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await killPostmaster();
+  const deadline = Date.now() + 10_000;
+  while (children.some((c) => existsSync(`/proc/${c}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
 /** The directory holding initdb and postgres, or undefined when PostgreSQL is not installed. */
 export function postgresBinDir(): string | undefined {
   const candidates: string[] = [];
@@ -121,7 +155,10 @@ export async function startPostgres({ startTimeoutMs = 30_000, logical = false }
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
-  const settings = ['listen_addresses=127.0.0.1', 'fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
+  // fsync off: only the OS could lose what was written, and tests never crash the OS. With logical
+  // decoding commits stay synchronous: a crash of postgres itself (SIGKILL in the chaos tests) must not
+  // lose a transaction whose COMMIT returned.
+  const settings = ['listen_addresses=127.0.0.1', 'fsync=off', 'full_page_writes=off', `synchronous_commit=${logical ? 'on' : 'off'}`];
   if (logical) settings.push('wal_level=logical', 'max_wal_senders=10', 'max_replication_slots=10', 'wal_sender_timeout=10s');
 
   // A port that was free a moment ago may be taken by the time postgres binds: a few tries.
@@ -165,7 +202,7 @@ export async function startPostgres({ startTimeoutMs = 30_000, logical = false }
           }
         },
         async restart({ crash = false } = {}) {
-          if (crash) await proc.kill();
+          if (crash) await crashAll(proc.pid, () => proc.kill());
           else await proc.stop('SIGINT', 10_000); // fast shutdown
           proc = await launch();
           if (!(await waitUp(proc))) throw new Error(`postgres did not come back within ${startTimeoutMs} ms:\n${proc.logTail(30)}`);
