@@ -7,6 +7,7 @@ import { addSettings } from './options.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
 import { composeWorker } from '../runtime/compose.js';
+import { SinkConfigError } from '../pipeline/sink/sink.js';
 import { startHealthServer } from '../runtime/health.js';
 import { createLogger } from '../telemetry/logger.js';
 import { Stats } from '../telemetry/stats.js';
@@ -56,15 +57,22 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     logger.error({ err: e }, 'could not start');
     await worker.done;
     await health?.close();
-    return EXIT_FAILURE;
+    return failureExit(e);
   }
   const result = await worker.done;
   await health?.close();
   if (result.state === 'failed') {
     logger.error({ err: result.error }, 'worker failed');
-    return EXIT_FAILURE;
+    return failureExit(result.error);
   }
   return EXIT_OK;
+}
+
+/** 1, or 78 when Redis does not match the settings (too few replicas for --redis-wait-replicas), said on stderr. */
+function failureExit(err: unknown): number {
+  if (!(err instanceof SinkConfigError)) return EXIT_FAILURE;
+  console.error(`cdc-invalidator: ${err.message}`);
+  return EXIT_CONFIG;
 }
 
 export function registerRun(program: Command, setExit: (code: number) => void): void {

@@ -1,9 +1,9 @@
-import { Cluster, type ChainableCommander } from 'ioredis';
+import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { redisConnectionFromUrl, type RedisConnection } from '../../config/redis-connection.js';
 import { hashSlot, routedToOwnSlot } from './hash-slot.js';
 import { createRedisClient, type RedisClient } from './redis-client.js';
-import { purgingName, SinkError, type InvalidationSink } from './sink.js';
+import { purgingName, SinkConfigError, SinkError, type InvalidationSink } from './sink.js';
 
 export type RedisSinkOptions = ({ readonly url: string } | { readonly connection: RedisConnection }) & {
   /** A command (pipeline) not answered within this time fails and is retried. */
@@ -49,8 +49,11 @@ export class RedisSink implements InvalidationSink {
   /** The last connection-level refusal (a wrong password during AUTH): it explains "not connected". */
   #connectionRefusal: string | undefined;
 
+  readonly #topology: RedisConnection['topology'];
+
   constructor(private readonly opts: RedisSinkOptions, logger: Logger) {
     const connection = 'connection' in opts ? opts.connection : redisConnectionFromUrl(opts.url);
+    this.#topology = connection.topology;
     this.#redis = createRedisClient(connection, { commandTimeoutMs: opts.commandTimeoutMs });
     this.#cluster = this.#redis instanceof Cluster ? this.#redis : undefined;
     let down = false;
@@ -83,26 +86,87 @@ export class RedisSink implements InvalidationSink {
     if (keys.length === 0) return 0;
     try {
       const removed = await this.#unlink(keys);
-      await this.#waitReplicas();
+      await this.#waitReplicas(this.#slotsOf(keys));
       return removed;
     } catch (e) {
       throw this.#classify(e);
     }
   }
 
+  get #waitFor(): number {
+    return this.opts.waitReplicas ?? 0;
+  }
+
+  get #waitTimeoutMs(): number {
+    return Math.max(100, Math.floor(this.opts.commandTimeoutMs / 2));
+  }
+
+  /** The slots of names a pass writes, when WAIT will need them (Cluster with --redis-wait-replicas). */
+  #slotsOf(names: readonly string[], into = new Set<number>()): Set<number> {
+    if (this.#cluster && this.#waitFor > 0) for (const n of names) into.add(hashSlot(n));
+    return into;
+  }
+
   /**
-   * WAIT for the configured replicas on every master this client writes to (one per node in a
-   * cluster): the writes made so far on that connection are then replicated. Fewer replicas than
+   * WAIT for the configured replicas on the masters this pass wrote to — one server, or in a
+   * cluster the masters serving the pass's slots (per the client's slot map, which follows MOVED):
+   * the writes made so far on each such connection are then replicated. A shard the pass did not
+   * touch is not asked, so a replica missing there does not hold up this pass. Fewer replicas than
    * asked in time (a replica down, a failover under way) fails the pass, and the worker retries it.
    */
-  async #waitReplicas(): Promise<void> {
-    const n = this.opts.waitReplicas ?? 0;
+  async #waitReplicas(written: ReadonlySet<number>): Promise<void> {
+    const n = this.#waitFor;
     if (n <= 0) return;
-    const timeout = Math.max(100, Math.floor(this.opts.commandTimeoutMs / 2));
-    const nodes = this.#cluster ? this.#cluster.nodes('master') : [this.#redis];
-    const acked = await Promise.all(nodes.map((node) => node.call('WAIT', n, timeout) as Promise<number>));
-    const short = acked.find((a) => Number(a) < n);
-    if (short !== undefined) throw new SinkError(`WAIT: ${short} of ${n} replica(s) acknowledged within ${timeout} ms`, false);
+    const timeout = this.#waitTimeoutMs;
+    const nodes = this.#cluster ? this.#mastersOf(this.#cluster, written) : [{ name: this.#name, node: this.#redis }];
+    const acked = await Promise.all(nodes.map(async ({ name, node }) => ({ name, acked: Number(await node.call('WAIT', n, timeout)) })));
+    const short = acked.filter((a) => a.acked < n);
+    if (short.length > 0) {
+      throw new SinkError(`WAIT ${n}: ${short.map((s) => `${s.name} had ${s.acked} replica(s)`).join(', ')} acknowledging within ${timeout} ms`, false);
+    }
+  }
+
+  /** The master connections serving `slots`; a slot the map has no master for fails the pass (retried). */
+  #mastersOf(cluster: Cluster, slots: ReadonlySet<number>): { name: string; node: Redis }[] {
+    const byKey = new Map(cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+    const out = new Map<string, Redis>();
+    for (const slot of slots) {
+      const key = cluster.slots[slot]?.[0];
+      const node = key === undefined ? undefined : byKey.get(key);
+      if (!node) throw new SinkError(`WAIT: no master known for slot ${slot} (the slot map is being refreshed)`, false);
+      out.set(key!, node);
+    }
+    return [...out].map(([name, node]) => ({ name, node }));
+  }
+
+  /** Names the server in messages: host:port, or the Sentinel master's name. */
+  get #name(): string {
+    const t = this.#topology;
+    if (t.kind === 'standalone') return `${t.endpoint.host}:${t.endpoint.port}`;
+    if (t.kind === 'sentinel') return `the master "${t.masterName}"`;
+    return 'the cluster';
+  }
+
+  /**
+   * With --redis-wait-replicas, every master must have that many replicas acknowledging now: a
+   * WAIT on a connection that wrote nothing answers at once with the replicas connected (or after
+   * the timeout with fewer). Without them no pass could complete and nothing would ever be
+   * committed, so the worker does not start (SinkConfigError).
+   */
+  async #checkReplicas(): Promise<void> {
+    const n = this.#waitFor;
+    if (n <= 0) return;
+    const timeout = this.#waitTimeoutMs;
+    const nodes = this.#cluster
+      ? this.#cluster.nodes('master').map((node) => ({ name: `${node.options.host}:${node.options.port}`, node }))
+      : [{ name: this.#name, node: this.#redis }];
+    const acked = await Promise.all(nodes.map(async ({ name, node }) => ({ name, acked: Number(await node.call('WAIT', n, timeout)) })));
+    const short = acked.filter((a) => a.acked < n);
+    if (short.length === 0) return;
+    throw new SinkConfigError(
+      `--redis-wait-replicas ${n}: ${short.map((s) => `${s.name} has ${s.acked} replica(s) acknowledging`).join(', ')} (WAIT ${n} within ${timeout} ms): ` +
+        `no delete pass could complete and nothing would be committed. Add replicas, or lower --redis-wait-replicas (0 = off)`,
+    );
   }
 
   /** UNLINK in chunks; under Cluster grouped by slot (a command never spans two) and pipelined per node. */
@@ -169,9 +233,10 @@ export class RedisSink implements InvalidationSink {
 
   async purgeTags(tags: readonly string[]): Promise<number> {
     let members = 0;
+    const written = this.#slotsOf(tags); // a tag and its purging name share a slot
     try {
-      for (const tag of tags) members += await this.#purgeTag(tag);
-      await this.#waitReplicas();
+      for (const tag of tags) members += await this.#purgeTag(tag, written);
+      await this.#waitReplicas(written);
     } catch (e) {
       throw this.#classify(e);
     }
@@ -185,9 +250,9 @@ export class RedisSink implements InvalidationSink {
    * crash, or a second worker purging the same tag first finishes what is there; RENAMENX never
    * overwrites it. Members may live in any slot: they are deleted like keys (grouped by slot).
    */
-  async #purgeTag(tag: string): Promise<number> {
+  async #purgeTag(tag: string, written: Set<number>): Promise<number> {
     const purging = purgingName(tag);
-    let members = await this.#drain(purging);
+    let members = await this.#drain(purging, written);
     for (let attempt = 0; attempt < 100; attempt++) {
       let moved: number;
       try {
@@ -196,13 +261,13 @@ export class RedisSink implements InvalidationSink {
         if (/no such key/i.test((e as Error).message)) return members;
         throw e;
       }
-      members += await this.#drain(purging);
+      members += await this.#drain(purging, written);
       if (moved === 1) return members;
     }
     throw new SinkError(`tag ${tag}: could not move the set aside after 100 attempts`, false);
   }
 
-  async #drain(set: string): Promise<number> {
+  async #drain(set: string, written: Set<number>): Promise<number> {
     let members = 0;
     for (let pass = 0; pass < 1_000; pass++) {
       let cursor = '0';
@@ -212,6 +277,7 @@ export class RedisSink implements InvalidationSink {
         cursor = next;
         if (chunk.length > 0) {
           await this.#unlink(chunk); // members leave the set only once they are gone
+          this.#slotsOf(chunk, written);
           await this.#redis.srem(set, ...chunk);
           members += chunk.length;
         }
@@ -228,13 +294,13 @@ export class RedisSink implements InvalidationSink {
         await this.#perNode(this.#cluster, versions, (p, slotKeys) => {
           for (const v of slotKeys) p.incr(v);
         });
-        await this.#waitReplicas();
+        await this.#waitReplicas(this.#slotsOf(versions));
         return;
       }
       const p = this.#redis.pipeline();
       for (const v of versions) p.incr(v);
       throwFirst(await p.exec());
-      await this.#waitReplicas();
+      await this.#waitReplicas(new Set());
     } catch (e) {
       throw this.#classify(e);
     }
@@ -244,6 +310,7 @@ export class RedisSink implements InvalidationSink {
     try {
       await this.#ready();
       await this.#redis.ping();
+      await this.#checkReplicas();
     } catch (e) {
       throw this.#classify(e);
     }
