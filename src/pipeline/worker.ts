@@ -8,6 +8,7 @@ import { OffsetTracker } from './commit/offset-tracker.js';
 import { Lifecycle, type WorkerState } from './control/lifecycle.js';
 import { Readiness, type NotReadyReason } from './control/readiness.js';
 import { heartbeatOf, SourceInterrupt } from './control/interrupt.js';
+import { OutageLog } from './control/outage.js';
 import { AbortedError, retry } from './control/retry.js';
 import { PoisonBreaker, type BreakerTrip, type PoisonTolerance } from './poison/breaker.js';
 import { Invalidator } from './invalidate/invalidator.js';
@@ -35,6 +36,8 @@ export interface WorkerOptions {
   readonly poisonTolerance?: PoisonTolerance;
   /** How often the progress line (stats) is logged; 0 = never. */
   readonly progressIntervalMs?: number;
+  /** How often an ongoing Redis outage is logged (default 5 s). */
+  readonly outageLogIntervalMs?: number;
 }
 
 export interface WorkerDeps {
@@ -77,6 +80,7 @@ export class Worker {
   readonly #poison: PoisonPolicy;
   readonly #invalidator: Invalidator;
   readonly #breaker: PoisonBreaker;
+  readonly #redisOutage: OutageLog;
   readonly #done: Promise<WorkerResult>;
   #resolveDone!: (r: WorkerResult) => void;
   #inFlight = 0;
@@ -125,6 +129,7 @@ export class Worker {
       },
     );
     this.#breaker = new PoisonBreaker(opts.poisonTolerance ?? { kind: 'all' });
+    this.#redisOutage = new OutageLog(deps.logger, { service: 'redis', intervalMs: opts.outageLogIntervalMs ?? 5_000 });
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
@@ -276,8 +281,16 @@ export class Worker {
       signal: this.#abort.signal,
       logger: this.deps.logger,
       isFatal: (e) => e instanceof SinkError && e.fatal,
-      onFailing: () => this.#readiness.hold('redis'),
-      onRetry: async () => {
+      onFailing: () => {
+        const ready = this.#readiness.hold('redis');
+        const waiting = this.#redisOutage.begin({ what, ...(batch ? { partition: `${batch.topic}/${batch.partition}` } : {}) });
+        return () => {
+          ready();
+          waiting();
+        };
+      },
+      onRetry: async (_attempt, err) => {
+        this.#redisOutage.failed(err);
         this.deps.stats.inc('redis_retries');
         if (batch) {
           if (!batch.isActive()) throw new AbortedError('batch no longer active (rebalance or stop)');

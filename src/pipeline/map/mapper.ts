@@ -7,6 +7,7 @@ import { RateLimitedWarn } from '../../telemetry/rate-limited.js';
 import type { Stats } from '../../telemetry/stats.js';
 import { backoffDelay, sleep, type BackoffOptions } from '../../util/backoff.js';
 import { heartbeatOf, SourceInterrupt } from '../control/interrupt.js';
+import { OutageLog } from '../control/outage.js';
 import { AbortedError } from '../control/retry.js';
 import type { Readiness } from '../control/readiness.js';
 import { DecodeError, DecoderUnavailableError } from '../decode/errors.js';
@@ -22,6 +23,8 @@ export interface MapperOptions {
   /** A record value larger than this is poison (`too_large`). */
   readonly maxRecordBytes: number;
   readonly backoff: BackoffOptions;
+  /** How often an ongoing Schema Registry outage is logged (default 5 s). */
+  readonly outageLogIntervalMs?: number;
 }
 
 export interface MapperDeps {
@@ -41,11 +44,13 @@ export interface MapperDeps {
  */
 export class RecordMapper {
   readonly #warn: RateLimitedWarn;
+  readonly #registryOutage: OutageLog;
   /** The record being mapped (for the warning of a template that rendered no name). */
   #current: SourceRecord | undefined;
 
   constructor(private readonly opts: MapperOptions, private readonly deps: MapperDeps) {
     this.#warn = new RateLimitedWarn(deps.logger);
+    this.#registryOutage = new OutageLog(deps.logger, { service: 'schema registry', intervalMs: opts.outageLogIntervalMs ?? 5_000 });
   }
 
   /** A fresh plan for one batch. */
@@ -102,6 +107,7 @@ export class RecordMapper {
     const { logger, stats, signal } = this.deps;
     let pending = first;
     let release: (() => void) | undefined;
+    let waiting: (() => void) | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -109,6 +115,8 @@ export class RecordMapper {
         } catch (e) {
           if (!(e instanceof DecoderUnavailableError)) throw e;
           release ??= this.deps.readiness.hold('registry');
+          waiting ??= this.#registryOutage.begin({ what: 'decode', partition: `${record.topic}/${record.partition}` });
+          this.#registryOutage.failed(e);
           stats.inc('registry_retries');
           const delay = backoffDelay(attempt, this.opts.backoff);
           if (attempt % 10 === 0) logger.warn({ at: recordRef(record), attempt, retryInMs: delay, err: e }, 'decoder unavailable (schema registry); retrying');
@@ -120,6 +128,7 @@ export class RecordMapper {
         }
       }
     } finally {
+      waiting?.();
       if (release) {
         release();
         logger.info({ at: recordRef(record) }, 'decoder available again');
