@@ -88,6 +88,7 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
         dryRun: flags.dryRun ?? false,
         maxRate,
         secondDeleteDelayMs: config.secondDeleteDelayMs,
+        maxPendingSecondDeletes: config.maxPendingSecondDeletes,
         sessionTimeoutMs: config.sessionTimeoutMs,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         rebalanceTimeoutMs: config.rebalanceTimeoutMs,

@@ -4,6 +4,7 @@ import { describeConfig, resolveRunConfig, type RunFlags } from '../config/run-c
 import { configOrReport } from './config.js';
 import { onShutdownSignals } from './signals.js';
 import { addSettings } from './options.js';
+import { delaysBeyondGrace } from '../mapping/delays.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
 import { composeWorker } from '../runtime/compose.js';
@@ -24,6 +25,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   if (!loaded.set) {
     logger.error({ problems: loaded.problems.length, dir: config.mappingsDir }, 'invalid mappings; not starting');
     return EXIT_CONFIG;
+  }
+  for (const w of delaysBeyondGrace(loaded.set.mappings, config.secondDeleteDelayMs, config.shutdownGraceMs)) {
+    logger.warn({ ...(w.mapping ? { mapping: w.mapping, at: `${w.pos!.file}:${w.pos!.line}` } : {}), secondDeleteDelayMs: w.delayMs, shutdownGraceMs: config.shutdownGraceMs }, w.message);
   }
   logger.info({ config: describeConfig(config), mappings: loaded.set.mappings.length, files: loaded.files.length }, 'starting');
   const registry = new Registry();

@@ -63,6 +63,8 @@ export interface WorkerHealth {
   /** Why not ready (empty when ready). */
   readonly notReady: readonly NotReadyReason[];
   readonly pendingSecondDeletes: number;
+  /** How long commits have been held back by pending second deletes (the oldest one's age; 0: none). */
+  readonly secondDeleteHoldMs: number;
 }
 
 /**
@@ -129,6 +131,7 @@ export class Worker {
       },
     );
     this.#breaker = new PoisonBreaker(opts.poisonTolerance ?? { kind: 'all' });
+    deps.stats.sample('second_delete_hold_seconds', () => this.#invalidator.secondDeleteHoldMs() / 1000);
     this.#redisOutage = new OutageLog(deps.logger, { service: 'redis', intervalMs: opts.outageLogIntervalMs ?? 5_000 });
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
@@ -264,6 +267,7 @@ export class Worker {
       state: this.state,
       notReady,
       pendingSecondDeletes: this.#invalidator.pendingSecondDeletes,
+      secondDeleteHoldMs: this.#invalidator.secondDeleteHoldMs(),
     };
   }
 

@@ -23,6 +23,8 @@ export interface ReplayOptions {
   /** Keys per second at most (undefined = unlimited). */
   readonly maxRate: number | undefined;
   readonly secondDeleteDelayMs: number;
+  /** Backpressure bound (--max-pending-second-deletes; default 200,000). */
+  readonly maxPendingSecondDeletes?: number;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
@@ -113,7 +115,7 @@ export async function runReplay(kafka: Kafka, redisSink: () => InvalidationSink,
     {
       secondDeleteDelayMs: opts.dryRun ? 0 : opts.secondDeleteDelayMs,
       commitIntervalMs: 1_000,
-      maxPendingSecondDeletes: 200_000,
+      maxPendingSecondDeletes: opts.maxPendingSecondDeletes ?? 200_000,
       backoff: DEFAULT_BACKOFF,
       onError: 'skip',
       maxRecordBytes: Number.MAX_SAFE_INTEGER,

@@ -21,7 +21,7 @@ const COUNTERS = {
 
 export type Counter = keyof typeof COUNTERS;
 export type HistogramName = 'redis_seconds' | 'invalidation_lag_seconds';
-export type GaugeName = 'pending_second_deletes' | 'paused' | 'consumer_lag';
+export type GaugeName = 'pending_second_deletes' | 'paused' | 'consumer_lag' | 'second_delete_hold_seconds';
 
 /** One counter's total for one label set (kept as data: `get` compares label values, never text). */
 interface Count {
@@ -38,6 +38,8 @@ export class Stats {
   readonly #prom: Map<string, PromCounter<string>> | undefined;
   readonly #histograms: Partial<Record<HistogramName, Histogram<string>>> = {};
   readonly #gauges: Partial<Record<GaugeName, Gauge<string>>> = {};
+  /** Gauges read when scraped (and by `gauge()`): their value comes from a function. */
+  readonly #sampled = new Map<GaugeName, () => number>();
 
   constructor(registry?: Registry) {
     if (!registry) return;
@@ -60,6 +62,16 @@ export class Stats {
     });
     this.#gauges.pending_second_deletes = new Gauge({ name: 'cdc_invalidator_pending_second_deletes', help: 'keys and tags awaiting their second delete', registers: [registry] });
     this.#gauges.paused = new Gauge({ name: 'cdc_invalidator_paused', help: '1 while consumption waits on Redis or the dead-letter topic', registers: [registry] });
+    const sampled = this.#sampled;
+    this.#gauges.second_delete_hold_seconds = new Gauge({
+      name: 'cdc_invalidator_second_delete_hold_seconds',
+      help: 'age of the oldest first delete whose second delete is still pending: how long its offsets (and the rest of its partition) are held back from the commit; 0 when none is pending',
+      registers: [registry],
+      collect() {
+        const f = sampled.get('second_delete_hold_seconds');
+        if (f) this.set(f());
+      },
+    });
     this.#gauges.consumer_lag = new Gauge({ name: 'cdc_invalidator_consumer_lag', help: 'records behind the partition end, at the last batch', labelNames: ['topic', 'partition'], registers: [registry] });
   }
 
@@ -91,6 +103,16 @@ export class Stats {
     if (!gauge) return;
     if (labels) gauge.set(labels, value);
     else gauge.set(value);
+  }
+
+  /** A gauge whose value `read` gives whenever it is scraped (a time held back, a queue's age). */
+  sample(g: GaugeName, read: () => number): void {
+    this.#sampled.set(g, read);
+  }
+
+  /** The current value of a sampled gauge (undefined when none is registered). */
+  gauge(g: GaugeName): number | undefined {
+    return this.#sampled.get(g)?.();
   }
 
   /** Forgets every label set of a gauge (e.g. consumer lag of partitions no longer assigned). */
