@@ -28,6 +28,8 @@ export interface MappingPositions {
   readonly table: SourcePos;
   readonly templates: readonly TemplatePositions[];
   readonly whenChanged: readonly ColumnUse[];
+  /** The `replica_identity` value, when declared. */
+  readonly replicaIdentity?: SourcePos;
 }
 
 /** The `{column}` placeholders of a template, with their index in the text (`{{`/`}}` are literal braces). */
@@ -100,7 +102,9 @@ export function mappingPositions(file: string, text: string): Map<string, Mappin
     const tableNode = deref(item.get('table', true));
     const when = deref(item.get('when', true));
     const changed = isMap(when) ? when.get('changed', true) : undefined;
+    const identity = deref(item.get('replica_identity', true));
     out.set(nameNode.value, {
+      ...(identity ? { replicaIdentity: posOf(identity) } : {}),
       name: nameNode.value,
       pos: posOf(item),
       table: posOf(tableNode ?? item),

@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type Scalar } from 'yaml';
-import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
+import { CHANGE_OPS, type ChangeOp, type ReplicaIdentityKind } from '../domain/types.js';
 import { DURATION_RANGES, durationValue } from '../config/values.js';
 import type { Mapping, Problem, SourcePos, Targets } from './model.js';
 import { parseTablePattern, type TablePattern } from './table-pattern.js';
@@ -7,7 +7,8 @@ import { parseTemplate, TemplateSyntaxError, type Template } from './template.js
 import { fieldsOf, resolveAlias, yamlErrorMessage } from './yaml-fields.js';
 
 /** Every field a mapping may have; the JSON Schema in schema/ mirrors this. */
-export const MAPPING_FIELDS = ['name', 'table', 'keys', 'tags', 'versions', 'ops', 'when', 'second_delete_delay', 'on_truncate'] as const;
+export const MAPPING_FIELDS = ['name', 'table', 'keys', 'tags', 'versions', 'ops', 'when', 'second_delete_delay', 'on_truncate', 'replica_identity'] as const;
+const REPLICA_IDENTITIES: readonly ReplicaIdentityKind[] = ['full', 'default'];
 const TARGET_FIELDS = ['keys', 'tags', 'versions'] as const;
 export const DEFAULT_OPS: readonly ChangeOp[] = ['c', 'u', 'd', 't'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -192,6 +193,17 @@ export function parseMappingFile(file: string, text: string): ParseResult {
       if (own.keys.length + own.tags.length === 0) warning(posOf(delayPair.key), 'second_delete_delay has no effect: the mapping has no keys or tags');
     }
 
+    let replicaIdentity: ReplicaIdentityKind | undefined;
+    const identityPair = fields.get('replica_identity');
+    if (identityPair) {
+      const v = deref(identityPair.value);
+      if (isScalar(v) && typeof v.value === 'string' && (REPLICA_IDENTITIES as readonly string[]).includes(v.value.toLowerCase())) {
+        replicaIdentity = v.value.toLowerCase() as ReplicaIdentityKind;
+      } else {
+        error(posOf(v ?? identityPair.key), `replica_identity must be full or default (the table's REPLICA IDENTITY: DEFAULT, and NOTHING or USING INDEX, are "default")`);
+      }
+    }
+
     let onTruncate: Targets | undefined;
     const truncPair = fields.get('on_truncate');
     if (truncPair) {
@@ -228,6 +240,7 @@ export function parseMappingFile(file: string, text: string): ParseResult {
         whenChanged,
         secondDeleteDelayMs,
         onTruncate,
+        replicaIdentity,
         pos: here,
       });
     }

@@ -185,7 +185,8 @@ export async function runCase(c: TestCase, testPath: string, set: MappingSet, de
     if (decoded.kind === 'skip') {
       outcome = { skipped: decoded.reason, actual: empty, fired: [] };
     } else {
-      event = decoded.event;
+      // What the worker would know from an earlier update of the table (event.replica_identity).
+      event = c.input.identity ? { ...decoded.event, learnedIdentity: c.input.identity } : decoded.event;
       const plan = evaluate(event, set);
       outcome = { actual: { keys: plan.keys, tags: plan.tags, versions: plan.versions }, fired: plan.results.filter((m) => m.fired).map((m) => m.mapping) };
     }

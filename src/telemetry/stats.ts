@@ -17,6 +17,7 @@ const COUNTERS = {
   registry_retries: { name: 'schema_registry_retries', help: 'retried Schema Registry lookups (registry down, slow or failing)', labels: [] },
   commits: { name: 'commits', help: 'offset commits', labels: [] },
   poison_records: { name: 'poison_records', help: 'records that could not be handled (dead-lettered or fatal)', labels: ['code'] },
+  ambiguous_before_images: { name: 'before_images_ambiguous', help: "deletes whose before image may hold only the key (REPLICA IDENTITY DEFAULT) of tables whose identity is not known: read as full rows (declare replica_identity)", labels: ['table'] },
 } as const satisfies Record<string, { name: string; help: string; labels: readonly string[] }>;
 
 export type Counter = keyof typeof COUNTERS;

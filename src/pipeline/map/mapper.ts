@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { recordRef, type Decoded, type RecordDecoder, type SourceRecord } from '../../domain/types.js';
+import { recordRef, type ChangeEvent, type Decoded, type RecordDecoder, type SourceRecord } from '../../domain/types.js';
 import { collect, type SkippedTemplate } from '../../mapping/evaluate.js';
+import { ambiguousBefore, identityFor, ReplicaIdentityMemory } from '../../mapping/replica-identity.js';
 import type { MappingSet } from '../../mapping/mapping-set.js';
 import { TemplateRenderError } from '../../mapping/template.js';
 import { RateLimitedWarn } from '../../telemetry/rate-limited.js';
@@ -45,6 +46,8 @@ export interface MapperDeps {
 export class RecordMapper {
   readonly #warn: RateLimitedWarn;
   readonly #registryOutage: OutageLog;
+  /** Each table's replica identity as the stream showed it (its latest update). */
+  readonly #identities = new ReplicaIdentityMemory();
   /** The record being mapped (for the warning of a template that rendered no name). */
   #current: SourceRecord | undefined;
 
@@ -143,7 +146,7 @@ export class RecordMapper {
       stats.inc('skipped_records', { reason: decoded.reason });
       return DONE;
     }
-    const event = decoded.event;
+    const event = this.#identities.apply(decoded.event);
     const namedBefore = plan.named;
     this.#current = record;
     let matched: number;
@@ -154,12 +157,40 @@ export class RecordMapper {
       throw e; // becomes `internal` poison in #poisonOf
     }
     plan.countEvent(event.table, event.op);
+    if (matched > 0 && (event.op === 'd' || event.identityHint)) this.#checkIdentity(record, event);
     if (matched === 0) {
       stats.inc('unmapped_events', { table: event.table });
       logger.debug({ table: event.table, at: recordRef(record) }, 'no mapping for table; skipped');
     }
     if (event.sourceTsMs !== undefined && plan.named > namedBefore) plan.sourceTimes.push(event.sourceTsMs);
     return DONE;
+  }
+
+  /**
+   * Says when a delete's before image was ambiguous (it may hold only the key) and nothing told the
+   * table's identity — it was read as a full row — and when an update contradicts a mapping's
+   * declared replica_identity (the stream wins). Rate-limited per table and mapping.
+   */
+  #checkIdentity(record: SourceRecord, event: ChangeEvent): void {
+    for (const m of this.deps.mappings.forTable(event.table)) {
+      if (!m.ops.has(event.op)) continue;
+      if (ambiguousBefore(event, identityFor(event, m.replicaIdentity))) {
+        this.deps.stats.inc('ambiguous_before_images', { table: event.table });
+        this.#warn.warn(
+          `ambiguous\u0000${event.table}`,
+          { table: event.table, mapping: m.name, at: recordRef(record) },
+          'a delete whose before image may hold only the key (REPLICA IDENTITY DEFAULT: every non-key column null, empty or its default) of a table whose identity is not known yet: read as the full old row. Declare replica_identity (full or default) in the mapping',
+        );
+        return;
+      }
+      if (event.identityHint && m.replicaIdentity && m.replicaIdentity !== event.identityHint) {
+        this.#warn.warn(
+          `contradicts\u0000${m.name}\u0000${event.table}`,
+          { table: event.table, mapping: m.name, declared: m.replicaIdentity, seen: event.identityHint, at: recordRef(record) },
+          `mapping "${m.name}" declares replica_identity ${m.replicaIdentity}, but an update of ${event.table} ${event.identityHint === 'full' ? 'carries' : 'has no'} a before image: the table's identity is ${event.identityHint.toUpperCase()}; the worker follows the stream (fix the mapping)`,
+        );
+      }
+    }
   }
 
   #templateSkipped(s: SkippedTemplate): void {

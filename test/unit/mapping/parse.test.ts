@@ -21,7 +21,7 @@ describe('mapping file parser', () => {
 
   it('points at file:line:col for each problem', () => {
     assert.deepEqual(messages('mappings:\n  - name: x\n    table: nodot\n    keys: ["a:{id"]\n    kyes: []\n'), [
-      'm.yaml:5:5 unknown field "kyes" (known: name, table, keys, tags, versions, ops, when, second_delete_delay, on_truncate)',
+      'm.yaml:5:5 unknown field "kyes" (known: name, table, keys, tags, versions, ops, when, second_delete_delay, on_truncate, replica_identity)',
       'm.yaml:3:12 table "nodot" must be written schema.table (e.g. inventory.customers or tenant_*.orders)',
       'm.yaml:4:15 keys template "a:{id": unclosed "{" (write "{{" for a literal brace)',
     ]);
@@ -97,5 +97,16 @@ describe('YAML features and YAML mistakes', () => {
   it('a YAML merge key (<<) is named as such', () => {
     const m = messages('mappings:\n  - name: a\n    table: s.a\n    ops: [c]\n    keys: ["k:{id}"]\n    <<: {tags: ["t"]}\n');
     assert.ok(m.some((x) => /^m\.yaml:6:5 YAML merge keys \("<<: \*anchor"\) are not supported/.test(x)), m.join('\n'));
+  });
+});
+
+describe('replica_identity', () => {
+  it('takes full or default; anything else is an error at its position', () => {
+    const ok = parseMappingFile('m.yaml', 'mappings:\n  - name: a\n    table: s.a\n    ops: [c, u, d]\n    keys: ["k:{id}"]\n    replica_identity: DEFAULT\n');
+    assert.equal(ok.mappings[0]!.replicaIdentity, 'default');
+    assert.equal(parseMappingFile('m.yaml', 'mappings:\n  - name: a\n    table: s.a\n    ops: [c, u, d]\n    keys: ["k:{id}"]\n').mappings[0]!.replicaIdentity, undefined);
+    assert.deepEqual(messages('mappings:\n  - name: a\n    table: s.a\n    ops: [c, u, d]\n    keys: ["k:{id}"]\n    replica_identity: nothing\n'), [
+      'm.yaml:6:23 replica_identity must be full or default (the table\'s REPLICA IDENTITY: DEFAULT, and NOTHING or USING INDEX, are "default")',
+    ]);
   });
 });
