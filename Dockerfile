@@ -23,7 +23,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: the package's `prepare` script would run tsc before the sources are copied (npm run build
 # below compiles them); no dependency needs an install script to build.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.client.json ./
 COPY src ./src
 COPY test ./test
 COPY scripts ./scripts

@@ -2,6 +2,7 @@
  * The no-Docker quick start: a throwaway redis-server and Kafka-protocol broker, the worker on
  * ./mappings, a few Debezium change events, and what was invalidated. Everything is stopped at the end.
  */
+import { execFileSync } from 'node:child_process';
 import pino from 'pino';
 import { resolveRunConfig } from '../src/config/run-config.js';
 import { loadMappings } from '../src/mapping/load.js';
@@ -14,6 +15,19 @@ import { waitFor } from '../test/support/processes.js';
 import { startRedis } from '../test/support/redis-server.js';
 
 const say = (s: string) => console.log(s);
+
+if (process.argv.includes('--stack')) {
+  // The real pipeline: the JDK, Maven and the jars first (scripts/setup.sh installs what is missing).
+  execFileSync('bash', ['scripts/setup.sh'], { stdio: 'inherit' });
+  const { demoStack } = await import('./demo-stack.js');
+  let code = 1;
+  try {
+    code = await demoStack();
+  } catch (e) {
+    console.error(`demo failed: ${(e as Error).message}`);
+  }
+  process.exit(code);
+}
 
 const broker = await startKafkaBroker();
 const redisServer = await startRedis();

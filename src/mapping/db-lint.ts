@@ -7,7 +7,7 @@ import type { Problem, SourcePos } from './model.js';
 /**
  * `mappings validate --database URL`: checks the mappings against a live Postgres catalog.
  * - every exact table exists, every glob matches a table (expanded against information_schema);
- * - every column a template or when.changed names exists in each table;
+ * - every column a template, when.changed or version_column names exists in each table;
  * - a mapping that fires on updates or deletes and renders names from non-key columns needs
  *   REPLICA IDENTITY FULL: otherwise a delete's before image carries only the key and an update has
  *   none, so the old names cannot be invalidated ('i' = USING INDEX: the index columns are the key);
@@ -168,6 +168,12 @@ export function lintAgainstCatalog(set: MappingSet, catalog: Catalog, positions:
           warn(identityPos, `mapping "${m.name}": replica_identity default, but table ${t.schema}.${t.name} has REPLICA IDENTITY FULL: a delete whose other columns are empty would be read as key-only and its non-key keys left cached until an update shows FULL (replica_identity: full)`);
         }
       }
+    }
+
+    // version_column: a real column of every table (xmin is a system column every table has).
+    if (m.versionColumn !== undefined && m.versionColumn !== 'xmin') {
+      const lacking = tables.filter((t) => !t.columns.includes(m.versionColumn!));
+      if (lacking.length > 0) warn(p?.versionColumn?.pos ?? m.pos, `mapping "${m.name}": version_column "${m.versionColumn}" does not exist in ${lacking.map((t) => `${t.schema}.${t.name}`).join(', ')}`);
     }
 
     // Replica identity: matters only for what renders from a before image (updates and deletes).

@@ -30,6 +30,8 @@ export interface MappingPositions {
   readonly whenChanged: readonly ColumnUse[];
   /** The `replica_identity` value, when declared. */
   readonly replicaIdentity?: SourcePos;
+  /** `version_column`, when the mapping names one. */
+  readonly versionColumn?: ColumnUse;
 }
 
 /** The `{column}` placeholders of a template, with their index in the text (`{{`/`}}` are literal braces). */
@@ -103,6 +105,7 @@ export function mappingPositions(file: string, text: string): Map<string, Mappin
     const when = deref(item.get('when', true));
     const changed = isMap(when) ? when.get('changed', true) : undefined;
     const identity = deref(item.get('replica_identity', true));
+    const versionNode = deref(item.get('version_column', true));
     out.set(nameNode.value, {
       ...(identity ? { replicaIdentity: posOf(identity) } : {}),
       name: nameNode.value,
@@ -110,6 +113,7 @@ export function mappingPositions(file: string, text: string): Map<string, Mappin
       table: posOf(tableNode ?? item),
       templates: [...templatesOf(item, false), ...templatesOf(item.get('on_truncate', true), true)],
       whenChanged: strings(changed).map((s) => ({ column: s.value, pos: posOf(s) })),
+      ...(isScalar(versionNode) && typeof versionNode.value === 'string' ? { versionColumn: { column: versionNode.value, pos: posOf(versionNode) } } : {}),
     });
   }
   return out;

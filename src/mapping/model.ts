@@ -33,6 +33,11 @@ export interface Mapping extends Targets {
    * before image alone cannot tell (src/mapping/replica-identity.ts); undefined = not declared.
    */
   readonly replicaIdentity: ReplicaIdentityKind | undefined;
+  /**
+   * The column whose value identifies a row version (a version counter, an updated-at, or Postgres'
+   * `xmin`): the cache client records it in the envelope of every value it fills. Unused by the worker.
+   */
+  readonly versionColumn?: string;
   readonly pos: SourcePos;
 }
 

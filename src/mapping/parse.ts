@@ -7,7 +7,7 @@ import { parseTemplate, TemplateSyntaxError, type Template } from './template.js
 import { fieldsOf, resolveAlias, yamlErrorMessage } from './yaml-fields.js';
 
 /** Every field a mapping may have; the JSON Schema in schema/ mirrors this. */
-export const MAPPING_FIELDS = ['name', 'table', 'keys', 'tags', 'versions', 'ops', 'when', 'second_delete_delay', 'on_truncate', 'replica_identity'] as const;
+export const MAPPING_FIELDS = ['name', 'table', 'keys', 'tags', 'versions', 'ops', 'when', 'second_delete_delay', 'on_truncate', 'replica_identity', 'version_column'] as const;
 const REPLICA_IDENTITIES: readonly ReplicaIdentityKind[] = ['full', 'default'];
 const TARGET_FIELDS = ['keys', 'tags', 'versions'] as const;
 export const DEFAULT_OPS: readonly ChangeOp[] = ['c', 'u', 'd', 't'];
@@ -204,6 +204,19 @@ export function parseMappingFile(file: string, text: string): ParseResult {
       }
     }
 
+    // The column (or Postgres' system column xmin) that identifies the row version a cached value was
+    // read at; the cache client records it in its envelope. The worker itself does not use it.
+    let versionColumn: string | undefined;
+    const versionPair = fields.get('version_column');
+    if (versionPair) {
+      const v = deref(versionPair.value);
+      if (!isScalar(v) || typeof v.value !== 'string' || !COLUMN.test(v.value)) {
+        error(posOf(v ?? versionPair.key), '"version_column" must be a column name (or xmin)');
+      } else {
+        versionColumn = v.value;
+      }
+    }
+
     let onTruncate: Targets | undefined;
     const truncPair = fields.get('on_truncate');
     if (truncPair) {
@@ -241,6 +254,7 @@ export function parseMappingFile(file: string, text: string): ParseResult {
         secondDeleteDelayMs,
         onTruncate,
         replicaIdentity,
+        ...(versionColumn !== undefined ? { versionColumn } : {}),
         pos: here,
       });
     }

@@ -53,8 +53,17 @@ async function ping(port: number): Promise<boolean> {
 export async function startRedisCluster({ masters = 3, replicasPerMaster = 0 } = {}): Promise<RedisCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'cdci-cluster-'));
   const count = masters * (1 + replicasPerMaster);
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) ports.push(await freePort());
+  // Each node also listens on a cluster bus port, by default port + 10 000: out of range for a port
+  // above 55 535 (a fifth of Linux's ephemeral range), and never checked for being free. Give every
+  // node a free bus port of its own (--cluster-port).
+  const distinct: number[] = [];
+  for (let attempt = 0; distinct.length < count * 2 && attempt < count * 40; attempt++) {
+    const p = await freePort();
+    if (!distinct.includes(p)) distinct.push(p);
+  }
+  if (distinct.length < count * 2) throw new Error(`could not find ${count * 2} free ports for the cluster`);
+  const ports = distinct.slice(0, count);
+  const busPorts = distinct.slice(count);
   const children: ChildProcess[] = [];
   const clients: (Redis | Cluster)[] = [];
   const cleanup = async (): Promise<void> => {
@@ -63,8 +72,8 @@ export async function startRedisCluster({ masters = 3, replicasPerMaster = 0 } =
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    for (const port of ports) {
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+    for (const [i, port] of ports.entries()) {
+      const args = ['--port', String(port), '--cluster-port', String(busPorts[i]), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
         '--cluster-node-timeout', '2000', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
       children.push(spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] }));
     }

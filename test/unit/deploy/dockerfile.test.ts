@@ -115,6 +115,11 @@ describe('Dockerfile', () => {
       assert.ok(copied.includes(dir), `tsconfig.json compiles ${dir}/ but the build stage does not COPY it`);
     }
     assert.ok(copied.includes('tsconfig.json') && copied.includes('package.json'));
+    // Every project the build script compiles (`tsc -p X`) is copied too.
+    const sources = of(build, 'COPY').flatMap((c) => c.args.split(/\s+/).slice(0, -1));
+    for (const m of (pkg.scripts['build'] ?? '').matchAll(/-p\s+(\S+)/g)) {
+      assert.ok(sources.includes(m[1]!), `the build script compiles ${m[1]} but the build stage does not COPY it`);
+    }
   });
 
   it('the runtime stage has production dependencies only, the compiled worker, mappings and schema', () => {

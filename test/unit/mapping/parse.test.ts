@@ -21,7 +21,7 @@ describe('mapping file parser', () => {
 
   it('points at file:line:col for each problem', () => {
     assert.deepEqual(messages('mappings:\n  - name: x\n    table: nodot\n    keys: ["a:{id"]\n    kyes: []\n'), [
-      'm.yaml:5:5 unknown field "kyes" (known: name, table, keys, tags, versions, ops, when, second_delete_delay, on_truncate, replica_identity)',
+      'm.yaml:5:5 unknown field "kyes" (known: name, table, keys, tags, versions, ops, when, second_delete_delay, on_truncate, replica_identity, version_column)',
       'm.yaml:3:12 table "nodot" must be written schema.table (e.g. inventory.customers or tenant_*.orders)',
       'm.yaml:4:15 keys template "a:{id": unclosed "{" (write "{{" for a literal brace)',
     ]);
