@@ -7,6 +7,7 @@ import { formatPassCounts, parsePassCounts, type PassCounts } from './pass-count
 import { configOrReport } from './config.js';
 import { addSettings } from './options.js';
 import { evaluate } from '../mapping/evaluate.js';
+import { ReplicaIdentityMemory } from '../mapping/replica-identity.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
 import { createDecoder } from '../pipeline/decode/format.js';
@@ -68,6 +69,7 @@ async function tapCommand(flags: TapFlags): Promise<number> {
   if (!loaded.set) return EXIT_CONFIG;
   const mappings = loaded.set;
   const decode = createDecoder(config);
+  const identities = new ReplicaIdentityMemory();
   const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: 2 });
   const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator-tap', security: config.kafkaSecurity }, logger);
   const topics = config.topics.kind === 'list' ? [...config.topics.topics] : config.topics.kind === 'regex' ? [config.topics.pattern] : topicsForPrefix(config.topics.prefix, mappings.tables());
@@ -103,9 +105,10 @@ async function tapCommand(flags: TapFlags): Promise<number> {
         try {
           const d = await decode(record);
           if (d.kind === 'skip') return;
-          if (flags.table && d.event.table !== flags.table) return;
-          const plan = evaluate(d.event, mappings);
-          line = { topic, partition, offset: message.offset, table: d.event.table, op: d.event.op, mappings: plan.mappings, keys: plan.keys, tags: plan.tags, versions: plan.versions, skipped: plan.skipped.map((s) => `${s.mapping}:${s.template}:${s.reason}`) };
+          const event = identities.apply(d.event); // as the worker would know the table's identity
+          if (flags.table && event.table !== flags.table) return;
+          const plan = evaluate(event, mappings);
+          line = { topic, partition, offset: message.offset, table: event.table, op: event.op, mappings: plan.mappings, keys: plan.keys, tags: plan.tags, versions: plan.versions, skipped: plan.skipped.map((s) => `${s.mapping}:${s.template}:${s.reason}`) };
         } catch (e) {
           line = { topic, partition, offset: message.offset, error: (e as Error).message, ...(e instanceof DecodeError ? { code: e.code } : {}) };
         }

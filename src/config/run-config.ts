@@ -16,6 +16,7 @@ export interface RunFlags extends RedisFlags, KafkaSecurityFlags {
   redis?: string;
   mappings?: string;
   secondDeleteDelay?: string;
+  maxPendingSecondDeletes?: string;
   fromBeginning?: boolean;
   logLevel?: string;
   concurrency?: string;
@@ -48,6 +49,8 @@ export interface RunConfig {
   readonly redisUrl: string;
   readonly mappingsDir: string;
   readonly secondDeleteDelayMs: number;
+  /** Backpressure: a batch waits while more names than this await their second delete. */
+  readonly maxPendingSecondDeletes: number;
   readonly fromBeginning: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly concurrency: number;
@@ -160,6 +163,9 @@ function ratio(r: SettingReader, name: string): number {
   return n;
 }
 
+/** The largest --max-pending-second-deletes (about 1 GB of names held in memory). */
+const MAX_PENDING_SECOND_DELETES = 10_000_000;
+
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function port(r: SettingReader, name: string): number {
@@ -232,6 +238,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     group,
     redisUrl,
     secondDeleteDelayMs: r.duration('second-delete-delay'),
+    maxPendingSecondDeletes: r.integer('max-pending-second-deletes', 1, MAX_PENDING_SECOND_DELETES),
     fromBeginning: r.bool('from-beginning'),
     concurrency: r.integer('concurrency', 1, 1_000),
     commitIntervalMs: r.duration('commit-interval'),
@@ -260,6 +267,7 @@ export interface ReplayConfig extends KafkaCommandConfig {
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
   readonly secondDeleteDelayMs: number;
+  readonly maxPendingSecondDeletes: number;
   readonly redisTimeoutMs: number;
   readonly redisWaitReplicas: number;
   readonly redis: RedisConnection;
@@ -273,6 +281,7 @@ export function resolveReplayConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
     ...kafkaCommon(r),
     ...groupTimings(r),
     secondDeleteDelayMs: r.duration('second-delete-delay'),
+    maxPendingSecondDeletes: r.integer('max-pending-second-deletes', 1, MAX_PENDING_SECOND_DELETES),
     redisTimeoutMs: r.duration('redis-timeout'),
     redisWaitReplicas: r.integer('redis-wait-replicas', 0, 100),
     redis: resolveRedisConnection(r.text('redis'), flags, r.env),

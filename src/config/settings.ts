@@ -43,6 +43,7 @@ export const SETTINGS: readonly Setting[] = [
   s('redis', { arg: '<url>', default: 'redis://localhost:6379', help: 'Redis URL (redis:// or rediss://); with --redis-cluster a comma-separated list of seed URLs', deprecatedEnv: ['REDIS_URL'], commands: REDIS }),
   s('mappings', { arg: '<dir>', default: './mappings', help: 'directory of mapping files', deprecatedEnv: ['MAPPINGS_DIR'], commands: ['run', 'replay', 'tap', 'offsets', 'explain', 'mappings'] }),
   s('second-delete-delay', { arg: '<duration>', default: '1000ms', help: 'delay of the second delete (ms, or 1500ms, 2s; at most 10m); 0 turns it off', deprecatedEnv: ['SECOND_DELETE_DELAY'], commands: REDIS }),
+  s('max-pending-second-deletes', { arg: '<n>', default: '200000', help: 'backpressure: while more names (keys, tags) than this await their second delete, the next batch waits (1–10000000)', commands: REDIS }),
   s('from-beginning', { default: 'false', help: 'where the group has no committed offset, start at the earliest (else the latest)', deprecatedEnv: ['FROM_BEGINNING'], commands: ['run'] }),
   s('log-level', { arg: '<level>', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent', deprecatedEnv: ['LOG_LEVEL'], commands: KAFKA }),
   s('concurrency', { arg: '<n>', default: '4', help: 'partitions processed concurrently (1–1000)', deprecatedEnv: ['CONCURRENCY'], commands: ['run'] }),

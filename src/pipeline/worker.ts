@@ -8,6 +8,7 @@ import { OffsetTracker } from './commit/offset-tracker.js';
 import { Lifecycle, type WorkerState } from './control/lifecycle.js';
 import { Readiness, type NotReadyReason } from './control/readiness.js';
 import { heartbeatOf, SourceInterrupt } from './control/interrupt.js';
+import { OutageLog } from './control/outage.js';
 import { AbortedError, retry } from './control/retry.js';
 import { PoisonBreaker, type BreakerTrip, type PoisonTolerance } from './poison/breaker.js';
 import { Invalidator } from './invalidate/invalidator.js';
@@ -38,6 +39,8 @@ export interface WorkerOptions {
   readonly progressIntervalMs?: number;
   /** The inspector (--verify-sample, --verify-after): off when absent or its sample is 0; needs deps.verifyStore. */
   readonly verify?: InspectorOptions;
+  /** How often an ongoing Redis outage is logged (default 5 s). */
+  readonly outageLogIntervalMs?: number;
 }
 
 export interface WorkerDeps {
@@ -65,6 +68,8 @@ export interface WorkerHealth {
   /** Why not ready (empty when ready). */
   readonly notReady: readonly NotReadyReason[];
   readonly pendingSecondDeletes: number;
+  /** How long commits have been held back by pending second deletes (the oldest one's age; 0: none). */
+  readonly secondDeleteHoldMs: number;
 }
 
 /**
@@ -83,6 +88,7 @@ export class Worker {
   readonly #invalidator: Invalidator;
   readonly #breaker: PoisonBreaker;
   readonly #inspector: Inspector | undefined;
+  readonly #redisOutage: OutageLog;
   readonly #done: Promise<WorkerResult>;
   #resolveDone!: (r: WorkerResult) => void;
   #inFlight = 0;
@@ -135,6 +141,8 @@ export class Worker {
       },
     );
     this.#breaker = new PoisonBreaker(opts.poisonTolerance ?? { kind: 'all' });
+    deps.stats.sample('second_delete_hold_seconds', () => this.#invalidator.secondDeleteHoldMs() / 1000);
+    this.#redisOutage = new OutageLog(deps.logger, { service: 'redis', intervalMs: opts.outageLogIntervalMs ?? 5_000 });
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
@@ -270,6 +278,7 @@ export class Worker {
       state: this.state,
       notReady,
       pendingSecondDeletes: this.#invalidator.pendingSecondDeletes,
+      secondDeleteHoldMs: this.#invalidator.secondDeleteHoldMs(),
     };
   }
 
@@ -287,8 +296,16 @@ export class Worker {
       signal: this.#abort.signal,
       logger: this.deps.logger,
       isFatal: (e) => e instanceof SinkError && e.fatal,
-      onFailing: () => this.#readiness.hold('redis'),
-      onRetry: async () => {
+      onFailing: () => {
+        const ready = this.#readiness.hold('redis');
+        const waiting = this.#redisOutage.begin({ what, ...(batch ? { partition: `${batch.topic}/${batch.partition}` } : {}) });
+        return () => {
+          ready();
+          waiting();
+        };
+      },
+      onRetry: async (_attempt, err) => {
+        this.#redisOutage.failed(err);
         this.deps.stats.inc('redis_retries');
         if (batch) {
           if (!batch.isActive()) throw new AbortedError('batch no longer active (rebalance or stop)');

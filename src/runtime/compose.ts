@@ -40,7 +40,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
     {
       secondDeleteDelayMs: config.secondDeleteDelayMs,
       commitIntervalMs: config.commitIntervalMs,
-      maxPendingSecondDeletes: 200_000,
+      maxPendingSecondDeletes: config.maxPendingSecondDeletes,
       backoff: DEFAULT_BACKOFF,
       onError: config.onError,
       poisonTolerance: config.poisonTolerance,

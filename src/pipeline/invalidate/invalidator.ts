@@ -49,6 +49,12 @@ export class Invalidator {
     return this.#secondDeletes.pending;
   }
 
+  /** How long commits have been held back by pending second deletes: the oldest one's age (0: none pending). */
+  secondDeleteHoldMs(now = Date.now()): number {
+    const since = this.#secondDeletes.oldestPendingSince();
+    return since === undefined ? 0 : Math.max(0, now - since);
+  }
+
   /** Waits while too many names await their second delete (heartbeating), unless the batch went stale. */
   async backpressure(batch: SourceBatch, heartbeat: () => Promise<void>): Promise<void> {
     const poll = this.opts.backpressurePollMs ?? 20;

@@ -23,6 +23,8 @@ export interface SecondDeleteOptions {
 
 interface Bucket {
   readonly fireAt: number;
+  /** When the first call joined it: the oldest first delete this bucket holds back. */
+  readonly since: number;
   /** The name groups of the schedule() calls in this bucket (not copied: callers hand them over). */
   readonly lists: (readonly NameGroup[])[];
   readonly waiters: (() => void)[];
@@ -36,6 +38,8 @@ export class SecondDeleteScheduler {
   #pending = 0;
   #timer: NodeJS.Timeout | undefined;
   #firing: Promise<void> | undefined;
+  /** The `since` of the oldest bucket being deleted now (retried while Redis is down). */
+  #firingSince: number | undefined;
   #abandoned = false;
   #idleWaiters: (() => void)[] = [];
 
@@ -61,8 +65,9 @@ export class SecondDeleteScheduler {
       if (!this.#abandoned) done();
       return;
     }
-    const fireAt = Math.ceil((this.#now() + this.opts.delayMs) / this.#tickMs) * this.#tickMs;
-    const bucket = this.#bucketAt(fireAt);
+    const now = this.#now();
+    const fireAt = Math.ceil((now + this.opts.delayMs) / this.#tickMs) * this.#tickMs;
+    const bucket = this.#bucketAt(fireAt, now);
     bucket.lists.push(groups);
     bucket.waiters.push(done);
     bucket.names += names;
@@ -83,19 +88,31 @@ export class SecondDeleteScheduler {
     this.#timer = undefined;
     const dropped = this.#pending;
     this.#buckets.length = 0;
+    this.#firingSince = undefined;
     this.#pending = 0;
     this.#notifyIdle();
     return dropped;
   }
 
-  #bucketAt(fireAt: number): Bucket {
+  /**
+   * When the oldest pending work was scheduled (its first delete acknowledged): its offsets, and
+   * everything after them in its partition, are held back from the commit since then. Undefined
+   * when nothing is pending.
+   */
+  oldestPendingSince(): number | undefined {
+    const queued = this.#buckets[0]?.since;
+    if (this.#firingSince === undefined) return queued;
+    return queued === undefined ? this.#firingSince : Math.min(queued, this.#firingSince);
+  }
+
+  #bucketAt(fireAt: number, now: number): Bucket {
     const last = this.#buckets[this.#buckets.length - 1];
     if (last && last.fireAt === fireAt) return last;
     // Buckets are created in time order with one delay (and a monotonic clock); keep sorted anyway.
     let i = this.#buckets.length;
     while (i > 0 && this.#buckets[i - 1]!.fireAt > fireAt) i--;
     if (this.#buckets[i - 1]?.fireAt === fireAt) return this.#buckets[i - 1]!;
-    const bucket: Bucket = { fireAt, lists: [], waiters: [], names: 0 };
+    const bucket: Bucket = { fireAt, since: now, lists: [], waiters: [], names: 0 };
     this.#buckets.splice(i, 0, bucket);
     return bucket;
   }
@@ -115,6 +132,7 @@ export class SecondDeleteScheduler {
     if (due.length === 0) return this.#arm();
     const byMapping = new Map<string, string[]>();
     let count = 0;
+    this.#firingSince = Math.min(...due.map((b) => b.since));
     for (const b of due) {
       for (const list of b.lists) {
         for (const g of list) {
@@ -139,6 +157,7 @@ export class SecondDeleteScheduler {
       )
       .finally(() => {
         this.#firing = undefined;
+        this.#firingSince = undefined;
         if (this.#buckets.length > 0) this.#arm();
         else this.#notifyIdle();
       });

@@ -46,6 +46,16 @@ export class SecondDeletes {
     return n;
   }
 
+  /** When the oldest pending second delete's first delete was acknowledged (undefined: none pending). */
+  oldestPendingSince(): number | undefined {
+    let oldest: number | undefined;
+    for (const s of this.#schedulers.values()) {
+      const t = s.oldestPendingSince();
+      if (t !== undefined && (oldest === undefined || t < oldest)) oldest = t;
+    }
+    return oldest;
+  }
+
   /** Resolves once every scheduled second delete was done (each at its time). */
   async drain(): Promise<void> {
     for (const s of this.#schedulers.values()) await s.drain();

@@ -1,10 +1,10 @@
-import { Cluster, type ChainableCommander } from 'ioredis';
+import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { redisConnectionFromUrl, type RedisConnection } from '../../config/redis-connection.js';
-import { hashSlot } from './hash-slot.js';
+import { hashSlot, routedToOwnSlot } from './hash-slot.js';
 import { createRedisClient, type RedisClient } from './redis-client.js';
 import type { VerifyStore } from '../verify/inspector.js';
-import { purgingName, SinkError, type InvalidationSink } from './sink.js';
+import { purgingName, SinkConfigError, SinkError, type InvalidationSink } from './sink.js';
 
 /** Deletes KEYS[1] only if its first 1,024 bytes are still ARGV[1] (the inspector's stale value). */
 const DELETE_IF_HEAD = `if redis.call('GETRANGE', KEYS[1], 0, 1023) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end
@@ -54,14 +54,17 @@ export class RedisSink implements InvalidationSink, VerifyStore {
   /** The last connection-level refusal (a wrong password during AUTH): it explains "not connected". */
   #connectionRefusal: string | undefined;
 
+  readonly #topology: RedisConnection['topology'];
+
   constructor(private readonly opts: RedisSinkOptions, logger: Logger) {
     const connection = 'connection' in opts ? opts.connection : redisConnectionFromUrl(opts.url);
+    this.#topology = connection.topology;
     this.#redis = createRedisClient(connection, { commandTimeoutMs: opts.commandTimeoutMs });
     this.#cluster = this.#redis instanceof Cluster ? this.#redis : undefined;
     let down = false;
     const onError = (e: Error): void => {
       if (FATAL.test(e.message)) this.#connectionRefusal = e.message;
-      if (!down) logger.warn({ err: { message: e.message }, topology: connection.topology.kind }, 'redis connection error; reconnecting');
+      if (!down) logger.warn({ err: e, topology: connection.topology.kind }, 'redis connection error; reconnecting');
       down = true;
     };
     this.#redis.on('error', onError);
@@ -88,7 +91,7 @@ export class RedisSink implements InvalidationSink, VerifyStore {
     if (keys.length === 0) return 0;
     try {
       const removed = await this.#unlink(keys);
-      await this.#waitReplicas();
+      await this.#waitReplicas(this.#slotsOf(keys));
       return removed;
     } catch (e) {
       throw this.#classify(e);
@@ -98,7 +101,7 @@ export class RedisSink implements InvalidationSink, VerifyStore {
   async unlinkEach(groups: readonly (readonly string[])[]): Promise<number[]> {
     try {
       const removed = await this.#unlinkEach(groups);
-      await this.#waitReplicas();
+      await this.#waitReplicas(this.#slotsOf(groups.flat()));
       return removed;
     } catch (e) {
       throw this.#classify(e);
@@ -124,19 +127,80 @@ export class RedisSink implements InvalidationSink, VerifyStore {
     return removed;
   }
 
+  get #waitFor(): number {
+    return this.opts.waitReplicas ?? 0;
+  }
+
+  get #waitTimeoutMs(): number {
+    return Math.max(100, Math.floor(this.opts.commandTimeoutMs / 2));
+  }
+
+  /** The slots of names a pass writes, when WAIT will need them (Cluster with --redis-wait-replicas). */
+  #slotsOf(names: readonly string[], into = new Set<number>()): Set<number> {
+    if (this.#cluster && this.#waitFor > 0) for (const n of names) into.add(hashSlot(n));
+    return into;
+  }
+
   /**
-   * WAIT for the configured replicas on every master this client writes to (one per node in a
-   * cluster): the writes made so far on that connection are then replicated. Fewer replicas than
+   * WAIT for the configured replicas on the masters this pass wrote to — one server, or in a
+   * cluster the masters serving the pass's slots (per the client's slot map, which follows MOVED):
+   * the writes made so far on each such connection are then replicated. A shard the pass did not
+   * touch is not asked, so a replica missing there does not hold up this pass. Fewer replicas than
    * asked in time (a replica down, a failover under way) fails the pass, and the worker retries it.
    */
-  async #waitReplicas(): Promise<void> {
-    const n = this.opts.waitReplicas ?? 0;
+  async #waitReplicas(written: ReadonlySet<number>): Promise<void> {
+    const n = this.#waitFor;
     if (n <= 0) return;
-    const timeout = Math.max(100, Math.floor(this.opts.commandTimeoutMs / 2));
-    const nodes = this.#cluster ? this.#cluster.nodes('master') : [this.#redis];
-    const acked = await Promise.all(nodes.map((node) => node.call('WAIT', n, timeout) as Promise<number>));
-    const short = acked.find((a) => Number(a) < n);
-    if (short !== undefined) throw new SinkError(`WAIT: ${short} of ${n} replica(s) acknowledged within ${timeout} ms`, false);
+    const timeout = this.#waitTimeoutMs;
+    const nodes = this.#cluster ? this.#mastersOf(this.#cluster, written) : [{ name: this.#name, node: this.#redis }];
+    const acked = await Promise.all(nodes.map(async ({ name, node }) => ({ name, acked: Number(await node.call('WAIT', n, timeout)) })));
+    const short = acked.filter((a) => a.acked < n);
+    if (short.length > 0) {
+      throw new SinkError(`WAIT ${n}: ${short.map((s) => `${s.name} had ${s.acked} replica(s)`).join(', ')} acknowledging within ${timeout} ms`, false);
+    }
+  }
+
+  /** The master connections serving `slots`; a slot the map has no master for fails the pass (retried). */
+  #mastersOf(cluster: Cluster, slots: ReadonlySet<number>): { name: string; node: Redis }[] {
+    const byKey = new Map(cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+    const out = new Map<string, Redis>();
+    for (const slot of slots) {
+      const key = cluster.slots[slot]?.[0];
+      const node = key === undefined ? undefined : byKey.get(key);
+      if (!node) throw new SinkError(`WAIT: no master known for slot ${slot} (the slot map is being refreshed)`, false);
+      out.set(key!, node);
+    }
+    return [...out].map(([name, node]) => ({ name, node }));
+  }
+
+  /** Names the server in messages: host:port, or the Sentinel master's name. */
+  get #name(): string {
+    const t = this.#topology;
+    if (t.kind === 'standalone') return `${t.endpoint.host}:${t.endpoint.port}`;
+    if (t.kind === 'sentinel') return `the master "${t.masterName}"`;
+    return 'the cluster';
+  }
+
+  /**
+   * With --redis-wait-replicas, every master must have that many replicas acknowledging now: a
+   * WAIT on a connection that wrote nothing answers at once with the replicas connected (or after
+   * the timeout with fewer). Without them no pass could complete and nothing would ever be
+   * committed, so the worker does not start (SinkConfigError).
+   */
+  async #checkReplicas(): Promise<void> {
+    const n = this.#waitFor;
+    if (n <= 0) return;
+    const timeout = this.#waitTimeoutMs;
+    const nodes = this.#cluster
+      ? this.#cluster.nodes('master').map((node) => ({ name: `${node.options.host}:${node.options.port}`, node }))
+      : [{ name: this.#name, node: this.#redis }];
+    const acked = await Promise.all(nodes.map(async ({ name, node }) => ({ name, acked: Number(await node.call('WAIT', n, timeout)) })));
+    const short = acked.filter((a) => a.acked < n);
+    if (short.length === 0) return;
+    throw new SinkConfigError(
+      `--redis-wait-replicas ${n}: ${short.map((s) => `${s.name} has ${s.acked} replica(s) acknowledging`).join(', ')} (WAIT ${n} within ${timeout} ms): ` +
+        `no delete pass could complete and nothing would be committed. Add replicas, or lower --redis-wait-replicas (0 = off)`,
+    );
   }
 
   /** UNLINK in chunks; under Cluster grouped by slot (a command never spans two) and pipelined per node. */
@@ -160,14 +224,21 @@ export class RedisSink implements InvalidationSink, VerifyStore {
 
   /**
    * Groups keys by hash slot, the slots by the node serving them (per the client's slot map), and
-   * runs one pipeline per node, all nodes at once. A slot that moved since the map was read answers
+   * runs one pipeline per node, all nodes at once (a key ioredis would misroute goes in a pipeline
+   * of its own, and follows the MOVED reply). A slot that moved since the map was read answers
    * MOVED/ASK: ioredis redirects what it can, anything left fails the call and the worker retries it
    * (UNLINK and a repeated INCR of a version counter are both safe to repeat).
    */
   async #perNode(cluster: Cluster, keys: readonly string[], add: (p: ChainableCommander, slotKeys: readonly string[]) => void): Promise<unknown[]> {
     if (cluster.status !== 'ready') throw new SinkError(`redis cluster not ready (${cluster.status})`, false);
     const bySlot = new Map<number, string[]>();
+    /** Keys ioredis would route elsewhere than their slot's node: one pipeline each (see routedToOwnSlot). */
+    const alone: string[][][] = [];
     for (const k of keys) {
+      if (!routedToOwnSlot(k)) {
+        alone.push([[k]]);
+        continue;
+      }
       const slot = hashSlot(k);
       const list = bySlot.get(slot);
       if (list) list.push(k);
@@ -181,7 +252,7 @@ export class RedisSink implements InvalidationSink, VerifyStore {
       else byNode.set(node, [slotKeys]);
     }
     const results = await Promise.all(
-      [...byNode.values()].map(async (groups) => {
+      [...byNode.values(), ...alone].map(async (groups) => {
         const p = cluster.pipeline();
         for (const g of groups) add(p, g);
         const replies = await p.exec();
@@ -196,9 +267,10 @@ export class RedisSink implements InvalidationSink, VerifyStore {
 
   async purgeTags(tags: readonly string[]): Promise<number> {
     let members = 0;
+    const written = this.#slotsOf(tags); // a tag and its purging name share a slot
     try {
-      for (const tag of tags) members += await this.#purgeTag(tag);
-      await this.#waitReplicas();
+      for (const tag of tags) members += await this.#purgeTag(tag, written);
+      await this.#waitReplicas(written);
     } catch (e) {
       throw this.#classify(e);
     }
@@ -212,9 +284,9 @@ export class RedisSink implements InvalidationSink, VerifyStore {
    * crash, or a second worker purging the same tag first finishes what is there; RENAMENX never
    * overwrites it. Members may live in any slot: they are deleted like keys (grouped by slot).
    */
-  async #purgeTag(tag: string): Promise<number> {
+  async #purgeTag(tag: string, written: Set<number>): Promise<number> {
     const purging = purgingName(tag);
-    let members = await this.#drain(purging);
+    let members = await this.#drain(purging, written);
     for (let attempt = 0; attempt < 100; attempt++) {
       let moved: number;
       try {
@@ -223,13 +295,13 @@ export class RedisSink implements InvalidationSink, VerifyStore {
         if (/no such key/i.test((e as Error).message)) return members;
         throw e;
       }
-      members += await this.#drain(purging);
+      members += await this.#drain(purging, written);
       if (moved === 1) return members;
     }
     throw new SinkError(`tag ${tag}: could not move the set aside after 100 attempts`, false);
   }
 
-  async #drain(set: string): Promise<number> {
+  async #drain(set: string, written: Set<number>): Promise<number> {
     let members = 0;
     for (let pass = 0; pass < 1_000; pass++) {
       let cursor = '0';
@@ -239,6 +311,7 @@ export class RedisSink implements InvalidationSink, VerifyStore {
         cursor = next;
         if (chunk.length > 0) {
           await this.#unlink(chunk); // members leave the set only once they are gone
+          this.#slotsOf(chunk, written);
           await this.#redis.srem(set, ...chunk);
           members += chunk.length;
         }
@@ -255,13 +328,13 @@ export class RedisSink implements InvalidationSink, VerifyStore {
         await this.#perNode(this.#cluster, versions, (p, slotKeys) => {
           for (const v of slotKeys) p.incr(v);
         });
-        await this.#waitReplicas();
+        await this.#waitReplicas(this.#slotsOf(versions));
         return;
       }
       const p = this.#redis.pipeline();
       for (const v of versions) p.incr(v);
       throwFirst(await p.exec());
-      await this.#waitReplicas();
+      await this.#waitReplicas(new Set());
     } catch (e) {
       throw this.#classify(e);
     }
@@ -293,6 +366,7 @@ export class RedisSink implements InvalidationSink, VerifyStore {
     try {
       await this.#ready();
       await this.#redis.ping();
+      await this.#checkReplicas();
     } catch (e) {
       throw this.#classify(e);
     }

@@ -15,16 +15,27 @@ export interface InvalidationSink {
   purgeTags(tags: readonly string[]): Promise<number>;
   /** Bumps namespace version counters (INCR). */
   bumpVersions(versions: readonly string[]): Promise<void>;
-  /** Resolves when the server answers. */
+  /**
+   * Resolves when the server answers and can serve what the settings ask for; throws a fatal
+   * SinkConfigError when it cannot (fewer replicas than --redis-wait-replicas).
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** `fatal`: retrying cannot help (permissions, wrong type, unknown command): stop the worker. */
 export class SinkError extends Error {
-  override readonly name = 'SinkError';
+  override readonly name: string = 'SinkError';
   constructor(message: string, readonly fatal: boolean, options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/** Redis does not match the settings (too few replicas for --redis-wait-replicas): a configuration error (exit 78). */
+export class SinkConfigError extends SinkError {
+  override readonly name = 'SinkConfigError';
+  constructor(message: string) {
+    super(message, true);
   }
 }
 

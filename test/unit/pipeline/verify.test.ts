@@ -59,7 +59,7 @@ describe("the inspector's pending checks (bounded, mock timers)", () => {
 });
 
 const mapping = (versionColumn: string | undefined): Mapping => ({ name: 'm', versionColumn }) as unknown as Mapping;
-const event = (op: ChangeEvent['op'], after: Record<string, unknown> | null): ChangeEvent => ({ op, table: 's.t', before: null, after, keyColumns: null, beforeKeyOnly: false });
+const event = (op: ChangeEvent['op'], after: Record<string, unknown> | null): ChangeEvent => ({ op, table: 's.t', before: null, after, keyColumns: null, beforeLooksKeyOnly: false, beforeSchemaKnown: false });
 
 describe('row versions: a change against the version an envelope records', () => {
   it('reads the version column from the after image, xmin from source.txId, a delete as "gone"', () => {
