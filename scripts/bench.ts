@@ -26,7 +26,7 @@ import { redisCeiling } from './bench/redis-ceiling.js';
 import { ratios, render, targets, type Results } from './bench/report.js';
 import { scalingPhase } from './bench/scaling.js';
 import { connectProducer } from './bench/stream.js';
-import { cacheKeys, type BenchContext } from './bench/util.js';
+import { cacheKeys, median, type BenchContext } from './bench/util.js';
 import { runWorker, type WorkerRunResult } from './bench/worker-run.js';
 
 const t0 = performance.now();
@@ -131,42 +131,65 @@ try {
   if (on('redis')) results.redis = await phase('redis', () => redisCeiling(ctx, main!));
   if (on('naive')) results.naive = await phase('naive', () => naiveBaseline(ctx, main!));
   const workerRuns: WorkerRunResult[] = [];
+  const baselineRuns: WorkerRunResult[] = [];
+  const sideBySide: NonNullable<Results['sideBySide']> = [];
+  const builds: ('this' | 'baseline')[] = opts.baseline ? ['this', 'baseline'] : ['this'];
   for (let i = 0; on('worker') && i < opts.repeat; i++) {
-    const run = await phase('worker', async () => {
-      await ctx.redis.flushall();
-      await cacheKeys(ctx.redis, main!.uniqueKeys);
-      const profDir = join(opts.workDir, 'cpu-profile');
-      if (opts.cpuProf) await mkdir(profDir, { recursive: true });
-      const w = await runWorker(ctx, {
-        name: opts.repeat > 1 ? `worker${i + 1}` : 'worker',
-        topics: main!.topics,
-        ends: main!.ends,
-        mappingsDir: main!.mappingsDir,
-        records: main!.records,
-        watchKeys: true,
-        capMs: 120_000 + main!.records,
-        ...(opts.cpuProf && i === 0 ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}),
+    // With --baseline the two builds alternate, and which goes first alternates too (drift hits both).
+    for (const build of i % 2 === 0 ? builds : [...builds].reverse()) {
+      const run = await phase('worker', async () => {
+        await ctx.redis.flushall();
+        await cacheKeys(ctx.redis, main!.uniqueKeys);
+        const profDir = join(opts.workDir, 'cpu-profile');
+        if (opts.cpuProf) await mkdir(profDir, { recursive: true });
+        const profiled = opts.cpuProf && i === 0 && build === 'this';
+        const w = await runWorker(ctx, {
+          name: `${build === 'baseline' ? 'baseline' : 'worker'}${opts.repeat > 1 ? i + 1 : ''}`,
+          topics: main!.topics,
+          ends: main!.ends,
+          mappingsDir: main!.mappingsDir,
+          records: main!.records,
+          watchKeys: true,
+          capMs: 120_000 + main!.records,
+          ...(build === 'baseline' ? { cli: opts.baseline! } : {}),
+          ...(profiled ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}),
+        });
+        log(
+          `${build === 'baseline' ? 'baseline ' : ''}worker: ${w.records} records committed in ${w.seconds} s = ${w.recordsPerSecond} records/s (first deletes done at ${w.firstDeleteRecordsPerSecond} records/s); ` +
+            `${w.keysDeleted} keys + ${w.secondKeysDeleted} second deletes; CPU ${w.cpuMicrosPerRecord} µs/record (${w.cores} cores); ` +
+            `RSS peak ${(w.memory.peak / 1048576).toFixed(1)} MiB; ${w.leftoverKeys} cached keys left; exit ${w.exitCode}`,
+        );
+        if (w.leftoverKeys) log(`warning: ${w.leftoverKeys} cached keys were not deleted — the bench's expected keys and the worker's mappings disagree`);
+        if (profiled) {
+          const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+          if (file) {
+            profile = summarizeProfile(join(profDir, file), 25);
+            log(`CPU profile ${join(profDir, file)}\n${formatProfile(profile)}`);
+          } else log('no .cpuprofile was written');
+        }
+        return w;
       });
-      log(
-        `worker: ${w.records} records committed in ${w.seconds} s = ${w.recordsPerSecond} records/s (first deletes done at ${w.firstDeleteRecordsPerSecond} records/s); ` +
-          `${w.keysDeleted} keys + ${w.secondKeysDeleted} second deletes; CPU ${w.cpuMicrosPerRecord} µs/record (${w.cores} cores); ` +
-          `RSS peak ${(w.memory.peak / 1048576).toFixed(1)} MiB; ${w.leftoverKeys} cached keys left; exit ${w.exitCode}`,
-      );
-      if (w.leftoverKeys) log(`warning: ${w.leftoverKeys} cached keys were not deleted — the bench's expected keys and the worker's mappings disagree`);
-      if (opts.cpuProf && i === 0) {
-        const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-        if (file) {
-          profile = summarizeProfile(join(profDir, file), 25);
-          log(`CPU profile ${join(profDir, file)}\n${formatProfile(profile)}`);
-        } else log('no .cpuprofile was written');
+      if (run) {
+        (build === 'baseline' ? baselineRuns : workerRuns).push(run);
+        sideBySide.push({ build, recordsPerSecond: run.recordsPerSecond, cpuMicrosPerRecord: run.cpuMicrosPerRecord });
       }
-      return w;
-    });
-    if (run) workerRuns.push(run);
-    await ctx.redis.flushall();
+      await ctx.redis.flushall();
+    }
   }
   results.worker = medianRun(workerRuns, (r) => r.recordsPerSecond);
   if (workerRuns.length > 1) results.workerRuns = workerRuns.map((r) => r.recordsPerSecond);
+  if (opts.baseline) {
+    results.baselineWorker = medianRun(baselineRuns, (r) => r.recordsPerSecond);
+    results.baselineRuns = baselineRuns.map((r) => r.recordsPerSecond);
+    results.sideBySide = sideBySide;
+    const med = (runs: WorkerRunResult[], f: (r: WorkerRunResult) => number): number => median(runs.map(f));
+    if (workerRuns.length > 0 && baselineRuns.length > 0) {
+      log(
+        `side by side (median of ${workerRuns.length} / ${baselineRuns.length}): this build ${med(workerRuns, (r) => r.recordsPerSecond)} records/s, ${med(workerRuns, (r) => r.cpuMicrosPerRecord)} µs CPU/record; ` +
+          `baseline ${med(baselineRuns, (r) => r.recordsPerSecond)} records/s, ${med(baselineRuns, (r) => r.cpuMicrosPerRecord)} µs CPU/record`,
+      );
+    }
+  }
   if (on('latency')) {
     const rate = opts.rate ?? (results.worker ? Math.max(100, Math.round(results.worker.recordsPerSecond / 2)) : 5000);
     const runs: LatencyResult[] = [];

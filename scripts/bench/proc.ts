@@ -90,6 +90,8 @@ export interface WorkerFlags {
   readonly group: string;
   readonly mappingsDir: string;
   readonly delayMs: number;
+  /** The CLI to run (default this checkout's dist/src/cli/main.js): --baseline runs another build's. */
+  readonly cli?: string;
 }
 
 interface LogLine {
@@ -114,7 +116,7 @@ export class WorkerProcess {
   constructor(flags: WorkerFlags, logDir: string, name: string, nodeArgs: readonly string[] = []) {
     const args = [
       ...nodeArgs,
-      join(repoRoot(), 'dist', 'src', 'cli', 'main.js'),
+      flags.cli ?? join(repoRoot(), 'dist', 'src', 'cli', 'main.js'),
       'run',
       '--brokers', flags.brokers.join(','),
       '--redis', flags.redisUrl,

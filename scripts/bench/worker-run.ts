@@ -19,6 +19,8 @@ export interface WorkerRunOptions {
   readonly watchKeys: boolean;
   readonly nodeArgs?: readonly string[];
   readonly capMs: number;
+  /** Another build's CLI (--baseline). */
+  readonly cli?: string;
 }
 
 export interface MemorySummary {
@@ -92,7 +94,7 @@ export async function runWorker(ctx: BenchContext, o: WorkerRunOptions): Promise
   const spawnedAt = performance.now();
   const group = freshGroup(o.name);
   const wp = new WorkerProcess(
-    { brokers: ctx.brokers, redisUrl: ctx.redisUrl, topics: o.topics, group, mappingsDir: o.mappingsDir, delayMs: ctx.opts.delayMs },
+    { brokers: ctx.brokers, redisUrl: ctx.redisUrl, topics: o.topics, group, mappingsDir: o.mappingsDir, delayMs: ctx.opts.delayMs, ...(o.cli ? { cli: o.cli } : {}) },
     ctx.opts.workDir,
     o.name,
     [...ctx.opts.workerNodeArgs, ...(o.nodeArgs ?? [])],

@@ -99,6 +99,7 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
         dryRun: flags.dryRun ?? false,
         maxRate,
         secondDeleteDelayMs: config.secondDeleteDelayMs,
+        maxPendingSecondDeletes: config.maxPendingSecondDeletes,
         sessionTimeoutMs: config.sessionTimeoutMs,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         rebalanceTimeoutMs: config.rebalanceTimeoutMs,
@@ -115,7 +116,7 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
       console.error(`cdc-invalidator: ${e.message}`);
       return EXIT_CONFIG;
     }
-    logger.error({ err: { message: (e as Error).message } }, 'replay failed');
+    logger.error({ err: e }, 'replay failed');
     return EXIT_FAILURE;
   }
 }

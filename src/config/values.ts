@@ -82,6 +82,7 @@ export const DURATION_RANGES = {
   'redis-timeout': [10, 600_000],
   'schema-registry-timeout': [1, 300_000],
   'topic-refresh-interval': [1_000, 600_000],
+  'verify-after': [100, 600_000],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** Where a group's very first start begins (--initial-position). */

@@ -36,13 +36,14 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
     {
       secondDeleteDelayMs: config.secondDeleteDelayMs,
       commitIntervalMs: config.commitIntervalMs,
-      maxPendingSecondDeletes: 200_000,
+      maxPendingSecondDeletes: config.maxPendingSecondDeletes,
       backoff: DEFAULT_BACKOFF,
       onError: config.onError,
       poisonTolerance: config.poisonTolerance,
       shutdownGraceMs: config.shutdownGraceMs,
       maxRecordBytes: config.maxRecordBytes,
       heartbeatEveryMs: Math.min(1_000, config.heartbeatIntervalMs),
+      ...(config.verifySample > 0 ? { verify: { sample: config.verifySample, afterMs: config.verifyAfterMs, maxPending: config.verifyMaxPending } } : {}),
     },
     {
       source,
@@ -51,6 +52,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       decode: createDecoder(config),
       logger,
       stats,
+      verifyStore: sink,
       ...(config.onError === 'dlq' ? { deadLetter: new KafkaDeadLetter(kafka, { topic: config.dlqTopic, ...(config.dlqCreate ? { create: config.dlqCreate } : {}) }, logger) } : {}),
     },
   );

@@ -61,6 +61,11 @@ export class WorkerProcess {
     return { status: res.status, notReady: body.notReady ?? [] };
   }
 
+  /** Where its /metrics answers. */
+  get metricsUrl(): string {
+    return `http://127.0.0.1:${this.#healthPort}/metrics`;
+  }
+
   /** GET /metrics (Prometheus text). */
   async metrics(): Promise<string> {
     const res = await fetch(`http://127.0.0.1:${this.#healthPort}/metrics`, { signal: AbortSignal.timeout(5_000) });

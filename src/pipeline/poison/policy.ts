@@ -60,7 +60,7 @@ export class PoisonPolicy {
       return { record, why: { code: poison.code, message: poison.message, ...(stack ? { stack } : {}) } };
     });
     await this.deps.retry(() => dlq.send(letters), batch);
-    for (const { record, poison } of poisoned) logger.warn({ at: recordRef(record), code: poison.code, err: { message: poison.message } }, 'poison record dead-lettered');
+    for (const { record, poison } of poisoned) logger.warn({ at: recordRef(record), code: poison.code, err: poison }, 'poison record dead-lettered');
     return undefined;
   }
 }

@@ -81,7 +81,7 @@ export class KafkaSource implements Source {
     });
     c.on(c.events.CRASH, (e) => {
       const { error, restart } = e.payload as { error: Error; restart: boolean };
-      this.logger.warn({ err: { message: error.message, name: error.name }, restart }, 'kafka consumer crashed');
+      this.logger.warn({ err: error, restart }, 'kafka consumer crashed');
       if (restart) events.onRejoining('crashed, restarting');
       else events.onCrash(error);
     });
