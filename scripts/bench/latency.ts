@@ -27,7 +27,7 @@ import { Stats } from '../../src/telemetry/stats.js';
 import { hrMs, latencyCode, latencyEnvelope, type DriverData, type DriverMessage } from './latency-driver.js';
 import { waitCommitted, watermarks } from './offsets.js';
 import { sleep } from './proc.js';
-import { makeTables, PARTITION_BUDGET_BYTES, PARTITIONS_PER_TOPIC, PLAIN_MIX, writeMappings } from './stream.js';
+import { makeTables, PARTITIONS_PER_TOPIC, PLAIN_MIX, writeMappings } from './stream.js';
 import { cacheKeys, capAfter, distribution, freshGroup, round, type BenchContext, type Distribution } from './util.js';
 
 export interface LatencyResult {
@@ -109,18 +109,19 @@ class DriverThread {
 export async function latencyPhase(ctx: BenchContext, rate: number): Promise<LatencyResult> {
   const seconds = ctx.opts.latencyMs / 1000;
   const total = Math.max(1, Math.round(rate * seconds));
-  const partitions = Math.ceil((total * 900 * 1.5) / PARTITION_BUDGET_BYTES);
+  const partitions = Math.ceil((total * 900 * 1.5) / ctx.broker.partitionBudgetBytes);
   const schema = `latency${++runs}`; // each run its own topics: a fresh group reads from the beginning
   const tables = makeTables(schema, Math.max(4, Math.ceil(partitions / PARTITIONS_PER_TOPIC)), PLAIN_MIX);
   const topics = tables.map((t) => t.topic);
   const mappingsDir = await writeMappings(join(ctx.opts.workDir, `mappings-${schema}`), tables);
+  await ctx.broker.createTopics(ctx.admin, topics.map((topic) => ({ topic, partitions: PARTITIONS_PER_TOPIC })));
 
   // Warm-up: one event per partition creates the topics and proves the worker consumes.
   let warmId = WARMUP_ID;
   for (const t of tables) {
     await ctx.producer.send({
       topic: t.topic,
-      acks: 1,
+      acks: -1,
       messages: Array.from({ length: PARTITIONS_PER_TOPIC }, (_, p) => {
         const id = warmId++;
         return { key: `{"id":${id}}`, value: latencyEnvelope(t, id, Date.now() * 1000), partition: p };
@@ -233,7 +234,7 @@ export async function latencyPhase(ctx: BenchContext, rate: number): Promise<Lat
     producerThread.post('go');
     await produced;
     const producedSeconds = producerThread.producedSeconds;
-    // The mock broker answers a fetch that found nothing only after the consumer's maxWaitTime (5 s).
+    // The mock broker answers a fetch that found nothing only after the consumer's maxWaitTime.
     const deadline = capAfter(15_000);
     const allAcked = (): boolean => ackKeysLeft.every((n) => n === 0);
     while ((Atomics.load(counters, 0) < total || !allAcked()) && performance.now() < deadline) await sleep(50);
