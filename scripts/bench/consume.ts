@@ -5,7 +5,7 @@
  * last record decoded (the same for every client: a group join or the first fetch is not in it).
  */
 import pino from 'pino';
-import { decodeDebeziumJson } from '../../src/pipeline/decode/debezium-json.js';
+import { createDebeziumJsonDecoder } from '../../src/pipeline/decode/debezium-json.js';
 import { makeSource, type ClientName } from './clients/index.js';
 import type { MainStream } from './main-stream.js';
 import { NeighbourCpu } from './proc.js';
@@ -47,6 +47,7 @@ export async function consumeCeiling(ctx: BenchContext, main: MainStream, client
     },
     logger,
   );
+  const decode = createDebeziumJsonDecoder(); // as the worker's createDecoder does
   const total = main.records;
   let records = 0;
   let changes = 0;
@@ -76,7 +77,7 @@ export async function consumeCeiling(ctx: BenchContext, main: MainStream, client
         batches++;
         const t0 = performance.now();
         for (const r of batch.records) {
-          const d = decodeDebeziumJson(r);
+          const d = decode(r);
           if (d.kind === 'change') changes++;
           else skips++;
         }
