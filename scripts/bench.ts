@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { makeKafka } from '../test/support/kafka.js';
 import { startRedis, type RedisServer } from '../test/support/redis-server.js';
 import { backlogPhase } from './bench/backlog.js';
+import { chartSvg } from './bench/chart.js';
 import { clientInfo, type ClientName } from './bench/clients/index.js';
 import { startBenchBroker, type BenchBroker } from './bench/broker.js';
 import { consumeCeiling, type ConsumeResult } from './bench/consume.js';
@@ -223,7 +224,9 @@ try {
   const json = { date: new Date().toISOString(), machine, code, options: { ...shownOpts, phases: [...phases] }, ...results, ratios: q, targets: ts, profile, profiles };
   await mkdir(dirname(opts.outFile), { recursive: true });
   await writeFile(opts.outFile, `${JSON.stringify(json, null, 2)}\n`);
-  console.log(`\nresults: ${opts.outFile}\nlogs of the worker processes: ${opts.workDir}`);
+  const chartFile = `${opts.outFile.replace(/\.json$/, '')}.svg`;
+  await writeFile(chartFile, chartSvg(results, q, `${header.replace(/^cdc-invalidator bench — /, '')} · ${new Date().toISOString().slice(0, 16)} · ${code.commit}`));
+  console.log(`\nresults: ${opts.outFile}\nchart: ${chartFile}\nlogs of the worker processes: ${opts.workDir}`);
   log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   if (Object.keys(results.errors).length > 0) exitCode = 1;
 } catch (e) {

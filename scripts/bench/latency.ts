@@ -28,7 +28,7 @@ import { hrMs, latencyCode, latencyEnvelope, type DriverData, type DriverMessage
 import { waitCommitted, watermarks } from './offsets.js';
 import { sleep } from './proc.js';
 import { makeTables, PARTITIONS_PER_TOPIC, PLAIN_MIX, writeMappings } from './stream.js';
-import { cacheKeys, capAfter, distribution, freshGroup, round, type BenchContext, type Distribution } from './util.js';
+import { cacheKeys, capAfter, distribution, freshGroup, percentile, round, type BenchContext, type Distribution } from './util.js';
 
 export interface LatencyResult {
   readonly rate: number;
@@ -49,6 +49,8 @@ export interface LatencyResult {
   readonly endToEnd: Distribution;
   /** handover − produce, ms */
   readonly kafka: Distribution;
+  /** Quantiles 0, 1, …, 100 % of `added`, `addedRedis` and `endToEnd`, ms (for the chart's CDF). */
+  readonly cdf: { readonly added: number[]; readonly addedRedis: number[]; readonly endToEnd: number[] };
   /** The worker's event-loop delay (this process's main thread) during the run, ms. */
   readonly eventLoopDelayP99: number;
   readonly avgBatch: number;
@@ -104,6 +106,12 @@ class DriverThread {
     await this.#exit;
     clearTimeout(timer);
   }
+}
+
+/** The 0, 1, …, 100th percentiles. */
+function quantiles(values: readonly number[]): number[] {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Array.from({ length: 101 }, (_, p) => round(p === 0 ? (sorted[0] ?? NaN) : percentile(sorted, p), 3));
 }
 
 export async function latencyPhase(ctx: BenchContext, rate: number): Promise<LatencyResult> {
@@ -271,6 +279,7 @@ export async function latencyPhase(ctx: BenchContext, rate: number): Promise<Lat
       addedRedis: distribution(addedRedis),
       endToEnd: distribution(endToEnd),
       kafka: distribution(kafka),
+      cdf: { added: quantiles(added), addedRedis: quantiles(addedRedis), endToEnd: quantiles(endToEnd) },
       eventLoopDelayP99: round(loop.percentile(99) / 1e6, 2),
       avgBatch: round(handed / Math.max(1, batches), 1),
     };
