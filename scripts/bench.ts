@@ -28,7 +28,7 @@ import { redisCeiling } from './bench/redis-ceiling.js';
 import { ratios, render, targets, type Results } from './bench/report.js';
 import { scalingPhase } from './bench/scaling.js';
 import { connectProducer } from './bench/stream.js';
-import { cacheKeys, type BenchContext } from './bench/util.js';
+import { cacheKeys, median, type BenchContext } from './bench/util.js';
 import { runWorker, type WorkerRunResult } from './bench/worker-run.js';
 
 const t0 = performance.now();
@@ -141,17 +141,25 @@ try {
   }
   if (on('redis')) results.redis = await phase('redis', () => redisCeiling(ctx, main!));
   if (on('naive')) results.naive = await phase('naive', () => naiveBaseline(ctx, main!));
+  // Each round runs every client's worker (and, with --baseline, the other build's kafkajs worker);
+  // the order reverses every other round, so drift on a shared machine hits them alike.
+  type WorkerVariant = { readonly client: ClientName; readonly build: 'this' | 'baseline' };
+  const variants: WorkerVariant[] = [...runnable.map((c) => ({ client: c.name, build: 'this' as const })), ...(opts.baseline ? [{ client: DEFAULT_CLIENT, build: 'baseline' as const }] : [])];
+  const baselineRuns: WorkerRunResult[] = [];
+  const sideBySide: NonNullable<Results['sideBySide']> = [];
   for (let i = 0; on('worker') && i < opts.repeat; i++) {
-    for (const c of runnable) {
-      const profiled = opts.cpuProf && i === 0;
+    for (const v of i % 2 === 0 ? variants : [...variants].reverse()) {
+      const profiled = opts.cpuProf && i === 0 && v.build === 'this';
+      const what = v.build === 'baseline' ? 'baseline' : v.client;
       const run = await phase('worker', async () => {
         await ctx.redis.flushall();
         await cacheKeys(ctx.redis, main!.uniqueKeys);
-        const profDir = join(opts.workDir, `cpu-profile-${c.name}`);
+        const profDir = join(opts.workDir, `cpu-profile-${v.client}`);
         if (profiled) await mkdir(profDir, { recursive: true });
         const w = await runWorker(ctx, {
-          name: `worker-${c.name}${opts.repeat > 1 ? `-${i + 1}` : ''}`,
-          client: c.name,
+          name: `worker-${what}${opts.repeat > 1 ? `-${i + 1}` : ''}`,
+          client: v.client,
+          ...(v.build === 'baseline' ? { cli: opts.baseline! } : {}),
           topics: main!.topics,
           ends: main!.ends,
           mappingsDir: main!.mappingsDir,
@@ -161,22 +169,26 @@ try {
           ...(profiled ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}),
         });
         log(
-          `worker (${c.name}): ${w.records} records committed in ${w.seconds} s = ${w.recordsPerSecond} records/s (first deletes done at ${w.firstDeleteRecordsPerSecond} records/s); ` +
+          `worker (${what}): ${w.records} records committed in ${w.seconds} s = ${w.recordsPerSecond} records/s (first deletes done at ${w.firstDeleteRecordsPerSecond} records/s); ` +
             `${w.keysDeleted} keys + ${w.secondKeysDeleted} second deletes; CPU ${w.cpuMicrosPerRecord} µs/record (${w.cores} cores); ` +
             `RSS peak ${(w.memory.peak / 1048576).toFixed(1)} MiB; ${w.leftoverKeys} cached keys left; exit ${w.exitCode}`,
         );
-        if (w.leftoverKeys) throw new Error(`${w.leftoverKeys} cached keys were not deleted by the ${c.name} worker`);
+        if (w.leftoverKeys) throw new Error(`${w.leftoverKeys} cached keys were not deleted by the ${what} worker`);
         if (profiled) {
           const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
           if (file) {
             const summary = summarizeProfile(join(profDir, file), 25);
-            profiles[c.name] = summary;
-            log(`CPU profile (${c.name}) ${join(profDir, file)}\n${formatProfile(summary)}`);
-          } else log(`no .cpuprofile was written (${c.name})`);
+            profiles[v.client] = summary;
+            log(`CPU profile (${v.client}) ${join(profDir, file)}\n${formatProfile(summary)}`);
+          } else log(`no .cpuprofile was written (${v.client})`);
         }
         return w;
       });
-      if (run) bake[c.name]!.worker.push(run);
+      if (run) {
+        if (v.build === 'baseline') baselineRuns.push(run);
+        else bake[v.client]!.worker.push(run);
+        if (opts.baseline && v.client === DEFAULT_CLIENT) sideBySide.push({ build: v.build, recordsPerSecond: run.recordsPerSecond, cpuMicrosPerRecord: run.cpuMicrosPerRecord });
+      }
       await ctx.redis.flushall();
     }
   }
@@ -199,6 +211,19 @@ try {
   results.worker = chosen?.worker;
   if (chosen?.workerRuns && chosen.workerRuns.length > 1) results.workerRuns = chosen.workerRuns;
   profile = profiles[DEFAULT_CLIENT];
+  if (opts.baseline) {
+    const workerRuns = bake[DEFAULT_CLIENT]?.worker ?? [];
+    results.baselineWorker = medianRun(baselineRuns, (r) => r.recordsPerSecond);
+    results.baselineRuns = baselineRuns.map((r) => r.recordsPerSecond);
+    results.sideBySide = sideBySide;
+    const med = (runs: WorkerRunResult[], f: (r: WorkerRunResult) => number): number => median(runs.map(f));
+    if (workerRuns.length > 0 && baselineRuns.length > 0) {
+      log(
+        `side by side (median of ${workerRuns.length} / ${baselineRuns.length}): this build ${med(workerRuns, (r) => r.recordsPerSecond)} records/s, ${med(workerRuns, (r) => r.cpuMicrosPerRecord)} µs CPU/record; ` +
+          `baseline ${med(baselineRuns, (r) => r.recordsPerSecond)} records/s, ${med(baselineRuns, (r) => r.cpuMicrosPerRecord)} µs CPU/record`,
+      );
+    }
+  }
   if (on('latency')) {
     const rate = opts.rate ?? (results.worker ? Math.max(100, Math.round(results.worker.recordsPerSecond / 2)) : 5000);
     const runs: LatencyResult[] = [];

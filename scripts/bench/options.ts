@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BrokerChoice } from './broker.js';
@@ -41,6 +41,11 @@ export interface BenchOptions {
   readonly repeat: number;
   /** Free text stored with the results (e.g. what code was measured). */
   readonly label: string | undefined;
+  /**
+   * Another build's CLI (its dist/src/cli/main.js): the worker phase runs it too, alternating with this
+   * build's on the same stream, each --repeat times, so the two are compared side by side in one run.
+   */
+  readonly baseline: string | undefined;
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -62,7 +67,9 @@ const USAGE = `usage: npm run bench -- [options]
   --out FILE          JSON results (default <tmp dir>/bench-results.json)
   --seed N            seed of the generated stream (default 42)
   --repeat N          run the consume-ceiling, worker and latency phases N times, report the median (default 1)
-  --label TEXT        free text stored with the results and printed in the header`;
+  --label TEXT        free text stored with the results and printed in the header
+  --baseline FILE     another build's dist/src/cli/main.js: the worker phase runs it too, alternating with
+                      this build's on the same stream (each --repeat times), and reports both`;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -93,6 +100,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let repeat = 1;
   let broker: BrokerChoice = 'real';
   let clients: ClientName[] = [...CLIENTS];
+  let baseline: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string | undefined => argv[++i];
@@ -165,6 +173,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--label':
         label = next();
         break;
+      case '--baseline':
+        baseline = next();
+        if (!baseline || !existsSync(baseline)) throw new UsageError(`--baseline: expected the path of another build's dist/src/cli/main.js, got ${baseline ?? 'nothing'}\n${USAGE}`);
+        baseline = resolve(baseline);
+        break;
       case '-h':
       case '--help':
         throw new UsageError(USAGE);
@@ -193,5 +206,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     seed,
     label,
     repeat,
+    baseline,
   };
 }

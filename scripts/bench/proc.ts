@@ -110,6 +110,8 @@ export interface WorkerFlags {
   readonly delayMs: number;
   /** The Kafka client behind the Source (default kafkajs: the CLI itself). */
   readonly client?: ClientName;
+  /** The CLI to run (default this checkout's dist/src/cli/main.js): --baseline runs another build's. */
+  readonly cli?: string;
 }
 
 interface LogLine {
@@ -150,7 +152,7 @@ export class WorkerProcess {
       client === 'kafkajs'
         ? [
             ...nodeArgs,
-            join(repoRoot(), 'dist', 'src', 'cli', 'main.js'),
+            flags.cli ?? join(repoRoot(), 'dist', 'src', 'cli', 'main.js'),
             'run',
             '--from-beginning',
             ...Object.entries(run).flatMap(([k, v]) => [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, v]),

@@ -33,6 +33,11 @@ export interface Results {
   worker?: WorkerRunResult;
   /** records/s of every run when --repeat > 1 (the median run is `worker`) */
   workerRuns?: number[];
+  /** --baseline: the other build's worker on the same stream, alternating with this one's (median run, every run). */
+  baselineWorker?: WorkerRunResult;
+  baselineRuns?: number[];
+  /** µs of CPU per record of every run, this build and the baseline, in the order they ran. */
+  sideBySide?: { build: 'this' | 'baseline'; recordsPerSecond: number; cpuMicrosPerRecord: number }[];
   latency?: LatencyResult;
   /** added-latency p99 of every run when --repeat > 1 (the median run is `latency`) */
   latencyRunsP99?: number[];

@@ -22,6 +22,8 @@ export interface WorkerRunOptions {
   readonly capMs: number;
   /** The Kafka client behind the worker's Source (default kafkajs). */
   readonly client?: ClientName;
+  /** Another build's CLI (--baseline). */
+  readonly cli?: string;
 }
 
 export interface MemorySummary {
@@ -98,7 +100,7 @@ export async function runWorker(ctx: BenchContext, o: WorkerRunOptions): Promise
   const spawnedAt = performance.now();
   const group = freshGroup(o.name);
   const wp = new WorkerProcess(
-    { brokers: ctx.brokers, redisUrl: ctx.redisUrl, topics: o.topics, group, mappingsDir: o.mappingsDir, delayMs: ctx.opts.delayMs, ...(o.client ? { client: o.client } : {}) },
+    { brokers: ctx.brokers, redisUrl: ctx.redisUrl, topics: o.topics, group, mappingsDir: o.mappingsDir, delayMs: ctx.opts.delayMs, ...(o.client ? { client: o.client } : {}), ...(o.cli ? { cli: o.cli } : {}) },
     ctx.opts.workDir,
     o.name,
     [...ctx.opts.workerNodeArgs, ...(o.nodeArgs ?? [])],

@@ -88,6 +88,7 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
         dryRun: flags.dryRun ?? false,
         maxRate,
         secondDeleteDelayMs: config.secondDeleteDelayMs,
+        maxPendingSecondDeletes: config.maxPendingSecondDeletes,
         sessionTimeoutMs: config.sessionTimeoutMs,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         rebalanceTimeoutMs: config.rebalanceTimeoutMs,
@@ -99,7 +100,7 @@ async function replayCommand(flags: ReplayFlags): Promise<number> {
     console.log(JSON.stringify(summary, null, 2));
     return EXIT_OK;
   } catch (e) {
-    logger.error({ err: { message: (e as Error).message } }, 'replay failed');
+    logger.error({ err: e }, 'replay failed');
     return EXIT_FAILURE;
   }
 }

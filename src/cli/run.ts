@@ -4,9 +4,11 @@ import { describeConfig, resolveRunConfig, type RunFlags } from '../config/run-c
 import { configOrReport } from './config.js';
 import { onShutdownSignals } from './signals.js';
 import { addSettings } from './options.js';
+import { delaysBeyondGrace } from '../mapping/delays.js';
 import { loadMappings } from '../mapping/load.js';
 import { formatProblem } from '../mapping/model.js';
 import { composeWorker } from '../runtime/compose.js';
+import { SinkConfigError } from '../pipeline/sink/sink.js';
 import { startHealthServer } from '../runtime/health.js';
 import { createLogger } from '../telemetry/logger.js';
 import { Stats } from '../telemetry/stats.js';
@@ -23,6 +25,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   if (!loaded.set) {
     logger.error({ problems: loaded.problems.length, dir: config.mappingsDir }, 'invalid mappings; not starting');
     return EXIT_CONFIG;
+  }
+  for (const w of delaysBeyondGrace(loaded.set.mappings, config.secondDeleteDelayMs, config.shutdownGraceMs)) {
+    logger.warn({ ...(w.mapping ? { mapping: w.mapping, at: `${w.pos!.file}:${w.pos!.line}` } : {}), secondDeleteDelayMs: w.delayMs, shutdownGraceMs: config.shutdownGraceMs }, w.message);
   }
   logger.info({ config: describeConfig(config), mappings: loaded.set.mappings.length, files: loaded.files.length }, 'starting');
   const registry = new Registry();
@@ -53,18 +58,25 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     // A signal during start-up (Redis or Kafka unreachable) ends the wait: done resolves first.
     await Promise.race([worker.start(), worker.done]);
   } catch (e) {
-    logger.error({ err: { message: (e as Error).message } }, 'could not start');
+    logger.error({ err: e }, 'could not start');
     await worker.done;
     await health?.close();
-    return EXIT_FAILURE;
+    return failureExit(e);
   }
   const result = await worker.done;
   await health?.close();
   if (result.state === 'failed') {
-    logger.error({ err: { message: result.error?.message } }, 'worker failed');
-    return EXIT_FAILURE;
+    logger.error({ err: result.error }, 'worker failed');
+    return failureExit(result.error);
   }
   return EXIT_OK;
+}
+
+/** 1, or 78 when Redis does not match the settings (too few replicas for --redis-wait-replicas), said on stderr. */
+function failureExit(err: unknown): number {
+  if (!(err instanceof SinkConfigError)) return EXIT_FAILURE;
+  console.error(`cdc-invalidator: ${err.message}`);
+  return EXIT_CONFIG;
 }
 
 export function registerRun(program: Command, setExit: (code: number) => void): void {

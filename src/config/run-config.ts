@@ -16,6 +16,7 @@ export interface RunFlags extends RedisFlags, KafkaSecurityFlags {
   redis?: string;
   mappings?: string;
   secondDeleteDelay?: string;
+  maxPendingSecondDeletes?: string;
   fromBeginning?: boolean;
   logLevel?: string;
   concurrency?: string;
@@ -35,6 +36,9 @@ export interface RunFlags extends RedisFlags, KafkaSecurityFlags {
   schemaRegistryTimeout?: string;
   healthPort?: string;
   logKeys?: boolean;
+  verifySample?: string;
+  verifyAfter?: string;
+  verifyMaxPending?: string;
 }
 
 export interface RunConfig {
@@ -45,6 +49,8 @@ export interface RunConfig {
   readonly redisUrl: string;
   readonly mappingsDir: string;
   readonly secondDeleteDelayMs: number;
+  /** Backpressure: a batch waits while more names than this await their second delete. */
+  readonly maxPendingSecondDeletes: number;
   readonly fromBeginning: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly concurrency: number;
@@ -74,6 +80,10 @@ export interface RunConfig {
   readonly kafkaSecurity: KafkaSecurity;
   /** Key names and row values may appear in debug logs (they can hold user data). */
   readonly logKeys: boolean;
+  /** The inspector: share of changes read back (0 = off), how long after the second delete, most pending. */
+  readonly verifySample: number;
+  readonly verifyAfterMs: number;
+  readonly verifyMaxPending: number;
   /** Deprecated names in use (the caller logs them once). */
   readonly warnings: readonly string[];
 }
@@ -144,6 +154,17 @@ function tolerance(r: SettingReader): PoisonTolerance {
   if (!t) throw new ConfigError(`${v.source}: expected none, all or a ratio between 0 and 1 (e.g. 0.5), got "${v.value}"`);
   return t;
 }
+
+/** A share in [0, 1] written as a decimal (0.01, 1). */
+function ratio(r: SettingReader, name: string): number {
+  const v = r.get(name);
+  const n = Number(v.value);
+  if (!/^(0|1|0?\.\d+|1\.0*)$/.test(v.value) || !(n >= 0 && n <= 1)) throw new ConfigError(`${v.source}: expected a share between 0 and 1 (e.g. 0.01), got "${v.value}"`);
+  return n;
+}
+
+/** The largest --max-pending-second-deletes (about 1 GB of names held in memory). */
+const MAX_PENDING_SECOND_DELETES = 10_000_000;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -217,6 +238,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     group,
     redisUrl,
     secondDeleteDelayMs: r.duration('second-delete-delay'),
+    maxPendingSecondDeletes: r.integer('max-pending-second-deletes', 1, MAX_PENDING_SECOND_DELETES),
     fromBeginning: r.bool('from-beginning'),
     concurrency: r.integer('concurrency', 1, 1_000),
     commitIntervalMs: r.duration('commit-interval'),
@@ -233,6 +255,9 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv = proce
     ...resolveDecoderConfig(flags, r.env),
     healthPort: port(r, 'health-port'),
     logKeys: r.bool('log-keys'),
+    verifySample: ratio(r, 'verify-sample'),
+    verifyAfterMs: r.duration('verify-after'),
+    verifyMaxPending: r.integer('verify-max-pending', 1, 1_000_000),
   });
 }
 
@@ -242,6 +267,7 @@ export interface ReplayConfig extends KafkaCommandConfig {
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
   readonly secondDeleteDelayMs: number;
+  readonly maxPendingSecondDeletes: number;
   readonly redisTimeoutMs: number;
   readonly redisWaitReplicas: number;
   readonly redis: RedisConnection;
@@ -255,6 +281,7 @@ export function resolveReplayConfig(flags: RunFlags, env: NodeJS.ProcessEnv = pr
     ...kafkaCommon(r),
     ...groupTimings(r),
     secondDeleteDelayMs: r.duration('second-delete-delay'),
+    maxPendingSecondDeletes: r.integer('max-pending-second-deletes', 1, MAX_PENDING_SECOND_DELETES),
     redisTimeoutMs: r.duration('redis-timeout'),
     redisWaitReplicas: r.integer('redis-wait-replicas', 0, 100),
     redis: resolveRedisConnection(r.text('redis'), flags, r.env),

@@ -43,6 +43,7 @@ export const SETTINGS: readonly Setting[] = [
   s('redis', { arg: '<url>', default: 'redis://localhost:6379', help: 'Redis URL (redis:// or rediss://); with --redis-cluster a comma-separated list of seed URLs', deprecatedEnv: ['REDIS_URL'], commands: REDIS }),
   s('mappings', { arg: '<dir>', default: './mappings', help: 'directory of mapping files', deprecatedEnv: ['MAPPINGS_DIR'], commands: ['run', 'replay', 'tap', 'offsets', 'explain', 'mappings'] }),
   s('second-delete-delay', { arg: '<duration>', default: '1000ms', help: 'delay of the second delete (ms, or 1500ms, 2s; at most 10m); 0 turns it off', deprecatedEnv: ['SECOND_DELETE_DELAY'], commands: REDIS }),
+  s('max-pending-second-deletes', { arg: '<n>', default: '200000', help: 'backpressure: while more names (keys, tags) than this await their second delete, the next batch waits (1–10000000)', commands: REDIS }),
   s('from-beginning', { default: 'false', help: 'where the group has no committed offset, start at the earliest (else the latest)', deprecatedEnv: ['FROM_BEGINNING'], commands: ['run'] }),
   s('log-level', { arg: '<level>', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent', deprecatedEnv: ['LOG_LEVEL'], commands: KAFKA }),
   s('concurrency', { arg: '<n>', default: '4', help: 'partitions processed concurrently (1–1000)', deprecatedEnv: ['CONCURRENCY'], commands: ['run'] }),
@@ -84,6 +85,9 @@ export const SETTINGS: readonly Setting[] = [
   s('kafka-tls-key', { arg: '<file>', default: '', help: 'PEM private key of the client certificate', deprecatedEnv: ['KAFKA_TLS_KEY_FILE'], commands: KAFKA }),
   s('kafka-tls-key-password', { flag: false, secret: true, default: '', help: 'passphrase of an encrypted client key', deprecatedEnv: ['KAFKA_TLS_KEY_PASSWORD'], commands: KAFKA }),
   s('kafka-tls-servername', { arg: '<name>', default: '', help: 'TLS server name (SNI, certificate check) when it differs from the broker host', deprecatedEnv: ['KAFKA_TLS_SERVERNAME'], commands: KAFKA }),
+  s('verify-sample', { arg: '<ratio>', default: '0', help: "the inspector: share of changes whose keys are read back after their second delete (0–1; 0 = off); a value whose envelope says it was filled from an older row version is counted stale and deleted", commands: ['run'] }),
+  s('verify-after', { arg: '<duration>', default: '5s', help: "how long after a change's second delete the inspector reads its keys back (100ms–10m)", commands: ['run'] }),
+  s('verify-max-pending', { arg: '<n>', default: '10000', help: 'most keys awaiting the inspector at once; more samples are dropped and counted (1–1000000)', commands: ['run'] }),
   s('log-keys', { default: 'false', help: 'allow cache key names and row values in debug logs (they may hold user data)', deprecatedEnv: ['LOG_KEYS'], commands: ['run'] }),
   // replay
   s('from', { env: false, arg: '<position>', default: 'earliest', help: 'window start: earliest, latest, now, an ISO time, a duration ago (2h) or partition:offset pairs', commands: ['replay'] }),
@@ -95,6 +99,7 @@ export const SETTINGS: readonly Setting[] = [
   // tap
   s('table', { env: false, arg: '<schema.table>', default: '', help: 'only events of this table', commands: ['tap'] }),
   s('limit', { env: false, arg: '<n>', default: '', help: 'stop after n events (default: until Ctrl-C)', commands: ['tap'] }),
+  s('worker-metrics', { env: false, arg: '<url>', default: '', help: "a live worker's /metrics (its --health-port): every 5 s, print on stderr what each pass removed per mapping", commands: ['tap'] }),
   // offsets reset
   s('to', { env: false, arg: '<position>', default: '', help: 'the new committed offsets: earliest, latest, an ISO time, a duration ago or partition:offset pairs', commands: ['offsets reset'] }),
   s('shift-by', { env: false, arg: '<n>', default: '', help: 'move every partition by n (negative: back)', commands: ['offsets reset'] }),

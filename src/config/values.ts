@@ -81,6 +81,7 @@ export const DURATION_RANGES = {
   'fetch-max-wait': [0, 30_000],
   'redis-timeout': [10, 600_000],
   'schema-registry-timeout': [1, 300_000],
+  'verify-after': [100, 600_000],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** The poison breaker's tolerance: none, all, or a ratio in (0, 1) of the last 100 records of a partition. */

@@ -18,6 +18,9 @@ export const CHANGE_OPS: readonly ChangeOp[] = ['c', 'u', 'd', 'r', 't'];
 
 export type RowImage = Readonly<Record<string, unknown>>;
 
+/** A Postgres table's REPLICA IDENTITY as far as the worker cares: FULL, or DEFAULT (the key only; NOTHING, USING INDEX). */
+export type ReplicaIdentityKind = 'full' | 'default';
+
 /** A decoded Debezium row change, independent of the converter that produced it. */
 export interface ChangeEvent {
   readonly op: ChangeOp;
@@ -28,10 +31,26 @@ export interface ChangeEvent {
   /** Primary-key (replica identity) columns named by the record key, when the key could be read. */
   readonly keyColumns: readonly string[] | null;
   /**
-   * True when `before` carries only the key columns and placeholders for the rest
-   * (Postgres REPLICA IDENTITY DEFAULT): its non-key columns must not be rendered.
+   * What a delete's `before` looks like on its own: true when every non-key column holds what
+   * Debezium writes into a REPLICA IDENTITY DEFAULT delete's image — null, an empty value (`""`,
+   * `0`, `false`) or the column's schema default. Such an image is ambiguous: a FULL row can hold
+   * exactly those values. Whether it is read as key-only depends on the table's replica identity
+   * (src/mapping/replica-identity.ts). False for every other event.
    */
-  readonly beforeKeyOnly: boolean;
+  readonly beforeLooksKeyOnly: boolean;
+  /**
+   * True when the row schema came with the record (`schemas.enable=true`, Avro): the check above
+   * then knew each column's nullability and default, so a false means the image cannot be key-only.
+   */
+  readonly beforeSchemaKnown: boolean;
+  /**
+   * What this record says about its table's replica identity: an update without `before` comes
+   * from REPLICA IDENTITY DEFAULT (or NOTHING, or USING INDEX), one with `before` from FULL.
+   * Undefined for other ops and for rows flattened by ExtractNewRecordState (no `before` there).
+   */
+  readonly identityHint?: ReplicaIdentityKind;
+  /** The table's identity as the stream showed it before this record (an earlier update), if known. */
+  readonly learnedIdentity?: ReplicaIdentityKind;
   /** When the change was committed in the database (source.ts_ms), if known. */
   readonly sourceTsMs?: number;
 }

@@ -11,7 +11,8 @@ import type { Problem, SourcePos } from './model.js';
  * - a mapping that fires on updates or deletes and renders names from non-key columns needs
  *   REPLICA IDENTITY FULL: otherwise a delete's before image carries only the key and an update has
  *   none, so the old names cannot be invalidated ('i' = USING INDEX: the index columns are the key);
- * - when.changed cannot filter without FULL (no before image on updates).
+ * - when.changed cannot filter without FULL (no before image on updates);
+ * - a declared `replica_identity` must match the table's.
  * Everything is a warning; the CLI decides the exit code (--strict).
  */
 
@@ -153,6 +154,20 @@ export function lintAgainstCatalog(set: MappingSet, catalog: Catalog, positions:
     for (const use of whenUses) {
       const lacking = tables.filter((t) => !t.columns.includes(use.column));
       if (lacking.length > 0) warn(use.pos, `mapping "${m.name}": when.changed column "${use.column}" does not exist in ${lacking.map((t) => `${t.schema}.${t.name}`).join(', ')}`);
+    }
+
+    // A declared replica_identity must be the table's: it decides how an ambiguous delete image is read.
+    if (m.replicaIdentity) {
+      const identityPos = p?.replicaIdentity ?? m.pos;
+      for (const t of tables) {
+        if (t.replicaIdentity === undefined) continue;
+        const isFull = t.replicaIdentity === 'f';
+        if (m.replicaIdentity === 'full' && !isFull) {
+          warn(identityPos, `mapping "${m.name}": replica_identity full, but table ${t.schema}.${t.name} has ${identityText(t)}: its deletes carry only the key, and their placeholders (empty values) would be rendered into keys (replica_identity: default, or ALTER TABLE ${qualified(t)} REPLICA IDENTITY FULL)`);
+        } else if (m.replicaIdentity === 'default' && isFull) {
+          warn(identityPos, `mapping "${m.name}": replica_identity default, but table ${t.schema}.${t.name} has REPLICA IDENTITY FULL: a delete whose other columns are empty would be read as key-only and its non-key keys left cached until an update shows FULL (replica_identity: full)`);
+        }
+      }
     }
 
     // version_column: a real column of every table (xmin is a system column every table has).

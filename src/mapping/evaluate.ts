@@ -1,6 +1,7 @@
 import type { ChangeEvent, RowImage } from '../domain/types.js';
 import type { MappingSet } from './mapping-set.js';
 import type { Mapping, Targets } from './model.js';
+import { beforeIsKeyOnly, identityFor } from './replica-identity.js';
 import { renderTemplate, TOAST_PLACEHOLDER, type MissingReason, type Template } from './template.js';
 
 /** Why a template produced no name for one row image. */
@@ -50,7 +51,7 @@ function sameValue(a: unknown, b: unknown): boolean {
 /** when.changed: fires when a listed column differs; when `before` is unknown it fires. */
 function changed(m: Mapping, e: ChangeEvent): boolean {
   if (e.op !== 'u' || !m.whenChanged) return true;
-  if (!e.before || !e.after || e.beforeKeyOnly) return true;
+  if (!e.before || !e.after) return true;
   return m.whenChanged.some((c) => e.after![c] !== TOAST_PLACEHOLDER && !sameValue(e.before![c], e.after![c]));
 }
 
@@ -109,8 +110,11 @@ export function collect(event: ChangeEvent, mappings: MappingSet, sink: PlanSink
   const matched = mappings.forTable(event.table);
   if (matched.length === 0) return 0;
   const keyColumns = event.keyColumns ? new Set(event.keyColumns) : null;
-  const beforeUnavailable = event.beforeKeyOnly && keyColumns ? (c: string) => !keyColumns.has(c) : undefined;
+  // A key-only image (REPLICA IDENTITY DEFAULT delete): only its key columns are real. Per mapping,
+  // since a mapping may declare the table's identity (replica_identity); see replica-identity.ts.
+  const keyOnly = keyColumns ? (c: string) => !keyColumns.has(c) : undefined;
   for (const m of matched) {
+    const beforeUnavailable = beforeIsKeyOnly(event, identityFor(event, m.replicaIdentity)) ? keyOnly : undefined;
     if (!m.ops.has(event.op)) {
       sink.notFired(m, 'op_not_selected');
       continue;

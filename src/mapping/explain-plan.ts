@@ -2,6 +2,7 @@ import type { ChangeEvent, ChangeOp } from '../domain/types.js';
 import { evaluate, type SkipCause, type TargetKind } from './evaluate.js';
 import { MappingSet } from './mapping-set.js';
 import type { Mapping, Targets } from './model.js';
+import { beforeIsKeyOnly, identityFor } from './replica-identity.js';
 import type { Template } from './template.js';
 
 /**
@@ -41,6 +42,8 @@ export interface MappingExplanation {
   readonly because?: string;
   /** Every template of a fired mapping; empty when it did not fire. */
   readonly templates: readonly TemplateOutcome[];
+  /** How a delete's before image was read, when that was a question (src/mapping/replica-identity.ts). */
+  readonly beforeImage?: { readonly read: 'full' | 'key-only'; readonly because: string };
 }
 
 const OP_NAMES: Readonly<Record<ChangeOp, string>> = { c: 'create', u: 'update', d: 'delete', r: 'snapshot read', t: 'truncate' };
@@ -115,9 +118,26 @@ export function explainEvent(event: ChangeEvent, mappings: MappingSet): MappingE
     if (event.op === 't' && m.onTruncate) {
       for (const kind of KINDS) for (const t of m.onTruncate[FIELD[kind]]) templates.push(outcome(event, m, kind, t, true));
     }
-    out.push({ mapping: m.name, at, fired: true, templates });
+    const beforeImage = beforeImageOf(event, m);
+    out.push({ mapping: m.name, at, fired: true, templates, ...(beforeImage ? { beforeImage } : {}) });
   }
   return out;
+}
+
+/** How a delete's before image is read for `m`, and why; undefined when its image is plainly a full row. */
+function beforeImageOf(event: ChangeEvent, m: Mapping): MappingExplanation['beforeImage'] {
+  if (event.op !== 'd' || event.before === null) return undefined;
+  const identity = identityFor(event, m.replicaIdentity);
+  const source = event.learnedIdentity ? 'as an earlier update of the table showed' : 'as the mapping declares (replica_identity)';
+  if (beforeIsKeyOnly(event, identity)) {
+    return { read: 'key-only', because: `the table's REPLICA IDENTITY is DEFAULT, ${source}: only the key columns are real` };
+  }
+  if (!event.beforeLooksKeyOnly) return undefined;
+  if (identity === 'full') return { read: 'full', because: `the table's REPLICA IDENTITY is FULL, ${source}: its empty values are real` };
+  return {
+    read: 'full',
+    because: 'every non-key column is null, empty or its default, as in a REPLICA IDENTITY DEFAULT delete, but nothing tells the table\'s identity: read as the full old row (declare replica_identity in the mapping)',
+  };
 }
 
 /** The explanation as indented text lines (for `explain --format text` and failing mapping tests). */
@@ -129,6 +149,7 @@ export function explanationLines(explained: readonly MappingExplanation[], inden
       continue;
     }
     lines.push(`${indent}${m.mapping} (${m.at}): fired`);
+    if (m.beforeImage) lines.push(`${indent}  before image read as ${m.beforeImage.read === 'full' ? 'the full old row' : 'key-only'}: ${m.beforeImage.because}`);
     for (const t of m.templates) {
       const head = `${indent}  ${t.onTruncate ? 'on_truncate.' : ''}${t.kind} "${t.template}"`;
       if (t.error !== undefined) {

@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { MappingSet } from './mapping-set.js';
 import type { Mapping, Problem } from './model.js';
 import { parseMappingFile } from './parse.js';
+import { decodeUtf8 } from './utf8.js';
 
 export interface LoadResult {
   /** Present only when there is no error (warnings allowed). */
@@ -47,8 +48,14 @@ export async function loadMappings(dir: string): Promise<LoadResult> {
   }
   const mappings: Mapping[] = [];
   for (const path of files) {
-    const shown = relative(process.cwd(), path) || path;
-    const result = parseMappingFile(shown.startsWith('..') ? path : shown, await readFile(path, 'utf8'));
+    const rel = relative(process.cwd(), path) || path;
+    const shown = rel.startsWith('..') ? path : rel;
+    const decoded = decodeUtf8(shown, await readFile(path));
+    if (!('text' in decoded)) {
+      problems.push({ ...decoded.pos, severity: 'error', message: decoded.message });
+      continue;
+    }
+    const result = parseMappingFile(shown, decoded.text);
     problems.push(...result.problems);
     mappings.push(...result.mappings);
   }

@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Scalar } from 'yaml';
 import type { SourcePos } from './model.js';
+import { resolveAlias } from './yaml-fields.js';
 
 /**
  * Where each part of a mapping is written, for checks that run after parsing (the database lint):
@@ -27,6 +28,8 @@ export interface MappingPositions {
   readonly table: SourcePos;
   readonly templates: readonly TemplatePositions[];
   readonly whenChanged: readonly ColumnUse[];
+  /** The `replica_identity` value, when declared. */
+  readonly replicaIdentity?: SourcePos;
   /** `version_column`, when the mapping names one. */
   readonly versionColumn?: ColumnUse;
 }
@@ -61,17 +64,20 @@ export function mappingPositions(file: string, text: string): Map<string, Mappin
   const out = new Map<string, MappingPositions>();
   const posAt = (offset: number): SourcePos => ({ file, ...lineCounter.linePos(offset) });
   const posOf = (n: Node | null | undefined): SourcePos => posAt(n?.range?.[0] ?? 0);
-  const root = doc.contents as Node | null;
+  const deref = (n: unknown): Node | undefined => resolveAlias(doc, n);
+  const root = deref(doc.contents);
   if (!isMap(root)) return out;
-  const list = root.get('mappings', true) as Node | undefined;
+  const list = deref(root.get('mappings', true));
   if (!isSeq(list)) return out;
 
-  const strings = (n: unknown): Scalar<string>[] => {
+  const strings = (node: unknown): Scalar<string>[] => {
+    const n = deref(node);
     if (isScalar(n) && typeof n.value === 'string') return [n as Scalar<string>];
     if (!isSeq(n)) return [];
-    return (n.items as Node[]).filter((i): i is Scalar<string> => isScalar(i) && typeof i.value === 'string');
+    return (n.items as Node[]).map(deref).filter((i): i is Scalar<string> => isScalar(i) && typeof i.value === 'string');
   };
-  const templatesOf = (map: unknown, onTruncate: boolean): TemplatePositions[] => {
+  const templatesOf = (node: unknown, onTruncate: boolean): TemplatePositions[] => {
+    const map = deref(node);
     if (!isMap(map)) return [];
     const out: TemplatePositions[] = [];
     for (const field of ['keys', 'tags', 'versions'] as const) {
@@ -90,15 +96,18 @@ export function mappingPositions(file: string, text: string): Map<string, Mappin
     return out;
   };
 
-  for (const item of list.items as Node[]) {
+  for (const rawItem of list.items as Node[]) {
+    const item = deref(rawItem);
     if (!isMap(item)) continue;
-    const nameNode = item.get('name', true);
+    const nameNode = deref(item.get('name', true));
     if (!isScalar(nameNode) || typeof nameNode.value !== 'string' || out.has(nameNode.value)) continue;
-    const tableNode = item.get('table', true) as Node | undefined;
-    const when = item.get('when', true);
+    const tableNode = deref(item.get('table', true));
+    const when = deref(item.get('when', true));
     const changed = isMap(when) ? when.get('changed', true) : undefined;
-    const versionNode = item.get('version_column', true) as Node | undefined;
+    const identity = deref(item.get('replica_identity', true));
+    const versionNode = deref(item.get('version_column', true));
     out.set(nameNode.value, {
+      ...(identity ? { replicaIdentity: posOf(identity) } : {}),
       name: nameNode.value,
       pos: posOf(item),
       table: posOf(tableNode ?? item),

@@ -1,4 +1,4 @@
-import type { ChangeOp } from '../domain/types.js';
+import type { ChangeOp, ReplicaIdentityKind } from '../domain/types.js';
 import type { TablePattern } from './table-pattern.js';
 import type { Template } from './template.js';
 
@@ -28,6 +28,11 @@ export interface Mapping extends Targets {
   readonly secondDeleteDelayMs: number | undefined;
   /** What a truncate invalidates besides the column-free templates above. */
   readonly onTruncate: Targets | undefined;
+  /**
+   * The table's REPLICA IDENTITY as the mapping declares it (`replica_identity`), for deletes whose
+   * before image alone cannot tell (src/mapping/replica-identity.ts); undefined = not declared.
+   */
+  readonly replicaIdentity: ReplicaIdentityKind | undefined;
   /**
    * The column whose value identifies a row version (a version counter, an updated-at, or Postgres'
    * `xmin`): the cache client records it in the envelope of every value it fills. Unused by the worker.

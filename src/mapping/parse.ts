@@ -1,17 +1,24 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type Scalar } from 'yaml';
+import { CHANGE_OPS, type ChangeOp, type ReplicaIdentityKind } from '../domain/types.js';
 import { DURATION_RANGES, durationValue } from '../config/values.js';
 import type { Mapping, Problem, SourcePos, Targets } from './model.js';
 import { parseTablePattern, type TablePattern } from './table-pattern.js';
 import { parseTemplate, TemplateSyntaxError, type Template } from './template.js';
-import { fieldsOf } from './yaml-fields.js';
+import { fieldsOf, resolveAlias, yamlErrorMessage } from './yaml-fields.js';
 
 /** Every field a mapping may have; the JSON Schema in schema/ mirrors this. */
-export const MAPPING_FIELDS = ['name', 'table', 'keys', 'tags', 'versions', 'ops', 'when', 'second_delete_delay', 'on_truncate', 'version_column'] as const;
+export const MAPPING_FIELDS = ['name', 'table', 'keys', 'tags', 'versions', 'ops', 'when', 'second_delete_delay', 'on_truncate', 'replica_identity', 'version_column'] as const;
+const REPLICA_IDENTITIES: readonly ReplicaIdentityKind[] = ['full', 'default'];
 const TARGET_FIELDS = ['keys', 'tags', 'versions'] as const;
 export const DEFAULT_OPS: readonly ChangeOp[] = ['c', 'u', 'd', 't'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const COLUMN = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+
+/** An unknown field; `<<` is YAML's merge key, which mapping files do not support. */
+function unknownField(name: string, known: readonly string[]): string {
+  if (name === '<<') return 'YAML merge keys ("<<: *anchor") are not supported: use an alias per field ("keys: *k")';
+  return `unknown field "${name}" (known: ${known.join(', ')})`;
+}
 
 export interface ParseResult {
   readonly mappings: Mapping[];
@@ -34,16 +41,18 @@ export function parseMappingFile(file: string, text: string): ParseResult {
   const error = (pos: SourcePos, message: string): void => void problems.push({ ...pos, severity: 'error', message });
   const warning = (pos: SourcePos, message: string): void => void problems.push({ ...pos, severity: 'warning', message });
 
-  for (const e of doc.errors) error(posAt(e.pos[0]), e.message.split('\n')[0] ?? e.message);
+  for (const e of doc.errors) error(posAt(e.pos[0]), yamlErrorMessage(e));
   if (doc.errors.length > 0) return { mappings, problems };
+  /** A node with aliases (`*k`) resolved to what they name (`&k`). */
+  const deref = (n: unknown): Node | undefined => resolveAlias(doc, n);
 
-  const root = doc.contents;
+  const root = deref(doc.contents);
   if (!isMap(root)) {
     error(posOf(root as Node | null), 'a mapping file must be a YAML map with a "mappings:" list');
     return { mappings, problems };
   }
   fieldsOf(root, ['mappings'], (k, name) => error(posOf(k), `unknown top-level field "${name}" (expected "mappings")`));
-  const list = root.get('mappings', true) as Node | undefined;
+  const list = deref(root.get('mappings', true));
   if (!isSeq(list)) {
     error(posOf(list ?? root), '"mappings" must be a list of mappings');
     return { mappings, problems };
@@ -51,15 +60,16 @@ export function parseMappingFile(file: string, text: string): ParseResult {
 
   /** A list of strings (a lone string is accepted as a one-item list). */
   const stringList = (pair: Pair<Node, Node>, field: string): Scalar<string>[] | undefined => {
-    const v = pair.value;
+    const v = deref(pair.value);
     if (isScalar(v) && typeof v.value === 'string') return [v as Scalar<string>];
     if (!isSeq(v)) {
       error(posOf(v ?? pair.key), `"${field}" must be a list of strings`);
       return undefined;
     }
     const out: Scalar<string>[] = [];
-    for (const item of v.items as Node[]) {
-      if (!isScalar(item) || typeof item.value !== 'string') error(posOf(item), `"${field}" entries must be strings`);
+    for (const raw of v.items as Node[]) {
+      const item = deref(raw);
+      if (!isScalar(item) || typeof item.value !== 'string') error(posOf(item ?? raw), `"${field}" entries must be strings`);
       else out.push(item as Scalar<string>);
     }
     return out;
@@ -88,21 +98,22 @@ export function parseMappingFile(file: string, text: string): ParseResult {
   });
   const count = (t: Targets): number => t.keys.length + t.tags.length + t.versions.length;
 
-  for (const item of list.items as Node[]) {
+  for (const rawItem of list.items as Node[]) {
+    const item = deref(rawItem);
     if (!isMap(item)) {
       error(posOf(item), 'each mapping must be a map with name, table and keys, tags or versions');
       continue;
     }
     const problemsBefore = problems.filter((p) => p.severity === 'error').length;
     const here = posOf(item);
-    const fields = fieldsOf(item, MAPPING_FIELDS, (k, name) => error(posOf(k), `unknown field "${name}" (known: ${MAPPING_FIELDS.join(', ')})`));
+    const fields = fieldsOf(item, MAPPING_FIELDS, (k, name) => error(posOf(k), unknownField(name, MAPPING_FIELDS)));
     const str = (field: string): { value: string; pos: SourcePos } | undefined => {
       const pair = fields.get(field);
       if (!pair) {
         error(here, `mapping is missing "${field}"`);
         return undefined;
       }
-      const v = pair.value;
+      const v = deref(pair.value);
       if (!isScalar(v) || typeof v.value !== 'string' || v.value === '') {
         error(posOf(v ?? pair.key), `"${field}" must be a non-empty string`);
         return undefined;
@@ -124,15 +135,17 @@ export function parseMappingFile(file: string, text: string): ParseResult {
 
     for (const f of TARGET_FIELDS) {
       const pair = fields.get(f);
-      if (pair && isSeq(pair.value) && pair.value.items.length === 0) error(posOf(pair.value), `"${f}" is empty`);
+      const v = deref(pair?.value);
+      if (pair && isSeq(v) && v.items.length === 0) error(posOf(v), `"${f}" is empty`);
     }
     const own = targets(fields);
 
     let ops: ChangeOp[] = [...DEFAULT_OPS];
     const opsPair = fields.get('ops');
     if (opsPair) {
-      const raw = isScalar(opsPair.value) && typeof opsPair.value.value === 'string'
-        ? String(opsPair.value.value).split(',').map((s) => s.trim()).map((value) => ({ value, node: opsPair.value }))
+      const opsNode = deref(opsPair.value);
+      const raw = isScalar(opsNode) && typeof opsNode.value === 'string'
+        ? String(opsNode.value).split(',').map((s) => s.trim()).map((value) => ({ value, node: opsNode as Node }))
         : (stringList(opsPair, 'ops') ?? []).map((s) => ({ value: s.value, node: s as Node }));
       ops = [];
       for (const { value, node } of raw) {
@@ -145,10 +158,11 @@ export function parseMappingFile(file: string, text: string): ParseResult {
     let whenChanged: string[] | undefined;
     const whenPair = fields.get('when');
     if (whenPair) {
-      if (!isMap(whenPair.value)) {
-        error(posOf(whenPair.value ?? whenPair.key), '"when" must be a map (when: {changed: [column, ...]})');
+      const whenNode = deref(whenPair.value);
+      if (!isMap(whenNode)) {
+        error(posOf(whenNode ?? whenPair.key), '"when" must be a map (when: {changed: [column, ...]})');
       } else {
-        const when = fieldsOf(whenPair.value, ['changed'], (k, n) => error(posOf(k), `unknown field "when.${n}" (known: changed)`));
+        const when = fieldsOf(whenNode, ['changed'], (k, n) => error(posOf(k), `unknown field "when.${n}" (known: changed)`));
         const changed = when.get('changed');
         if (changed) {
           whenChanged = [];
@@ -157,7 +171,7 @@ export function parseMappingFile(file: string, text: string): ParseResult {
             if (!COLUMN.test(c.value)) error(posOf(c), `"${c.value}" is not a column name`);
             else whenChanged.push(c.value);
           }
-          if (columns?.length === 0) error(posOf(changed.value ?? changed.key), '"when.changed" is empty');
+          if (columns?.length === 0) error(posOf(deref(changed.value) ?? changed.key), '"when.changed" is empty');
           if (!ops.includes('u')) warning(posOf(changed.key), '"when.changed" only filters updates, and this mapping does not fire on "u"');
         }
       }
@@ -166,7 +180,7 @@ export function parseMappingFile(file: string, text: string): ParseResult {
     let secondDeleteDelayMs: number | undefined;
     const delayPair = fields.get('second_delete_delay');
     if (delayPair) {
-      const v = delayPair.value;
+      const v = deref(delayPair.value);
       // The text as written (a YAML number such as 1e9 is read the way a flag is: digits, or a number with a unit).
       const raw = isScalar(v) && typeof v.value === 'string' ? v.value : isScalar(v) && typeof v.value === 'number' && v.range ? text.slice(v.range[0], v.range[1]) : undefined;
       try {
@@ -179,12 +193,23 @@ export function parseMappingFile(file: string, text: string): ParseResult {
       if (own.keys.length + own.tags.length === 0) warning(posOf(delayPair.key), 'second_delete_delay has no effect: the mapping has no keys or tags');
     }
 
+    let replicaIdentity: ReplicaIdentityKind | undefined;
+    const identityPair = fields.get('replica_identity');
+    if (identityPair) {
+      const v = deref(identityPair.value);
+      if (isScalar(v) && typeof v.value === 'string' && (REPLICA_IDENTITIES as readonly string[]).includes(v.value.toLowerCase())) {
+        replicaIdentity = v.value.toLowerCase() as ReplicaIdentityKind;
+      } else {
+        error(posOf(v ?? identityPair.key), `replica_identity must be full or default (the table's REPLICA IDENTITY: DEFAULT, and NOTHING or USING INDEX, are "default")`);
+      }
+    }
+
     // The column (or Postgres' system column xmin) that identifies the row version a cached value was
     // read at; the cache client records it in its envelope. The worker itself does not use it.
     let versionColumn: string | undefined;
     const versionPair = fields.get('version_column');
     if (versionPair) {
-      const v = versionPair.value;
+      const v = deref(versionPair.value);
       if (!isScalar(v) || typeof v.value !== 'string' || !COLUMN.test(v.value)) {
         error(posOf(v ?? versionPair.key), '"version_column" must be a column name (or xmin)');
       } else {
@@ -195,14 +220,15 @@ export function parseMappingFile(file: string, text: string): ParseResult {
     let onTruncate: Targets | undefined;
     const truncPair = fields.get('on_truncate');
     if (truncPair) {
-      if (!isMap(truncPair.value)) {
-        error(posOf(truncPair.value ?? truncPair.key), '"on_truncate" must be a map with keys, tags or versions');
+      const truncNode = deref(truncPair.value);
+      if (!isMap(truncNode)) {
+        error(posOf(truncNode ?? truncPair.key), '"on_truncate" must be a map with keys, tags or versions');
       } else {
-        const tf = fieldsOf(truncPair.value, TARGET_FIELDS, (k, n) => error(posOf(k), `unknown field "on_truncate.${n}" (known: ${TARGET_FIELDS.join(', ')})`));
+        const tf = fieldsOf(truncNode, TARGET_FIELDS, (k, n) => error(posOf(k), `unknown field "on_truncate.${n}" (known: ${TARGET_FIELDS.join(', ')})`));
         onTruncate = targets(tf);
         for (const f of TARGET_FIELDS) {
           for (const t of onTruncate[f]) {
-            if (t.columns.length > 0) error(posOf(tf.get(f)?.value), `on_truncate.${f} template "${t.source}" uses a column, but a truncate has no row`);
+            if (t.columns.length > 0) error(posOf(deref(tf.get(f)?.value)), `on_truncate.${f} template "${t.source}" uses a column, but a truncate has no row`);
           }
         }
         if (!ops.includes('t')) warning(posOf(truncPair.key), '"on_truncate" never applies: the mapping does not fire on "t"');
@@ -227,6 +253,7 @@ export function parseMappingFile(file: string, text: string): ParseResult {
         whenChanged,
         secondDeleteDelayMs,
         onTruncate,
+        replicaIdentity,
         ...(versionColumn !== undefined ? { versionColumn } : {}),
         pos: here,
       });

@@ -1,8 +1,9 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
-import { CHANGE_OPS, type ChangeOp } from '../domain/types.js';
+import { CHANGE_OPS, type ChangeOp, type ReplicaIdentityKind } from '../domain/types.js';
 import type { Problem, SourcePos } from './model.js';
 import { TABLE_PATTERN } from './table-pattern.js';
 import { fieldsOf } from './yaml-fields.js';
+import { yamlErrorMessage } from './yaml-fields.js';
 
 /**
  * Mapping test files (`users.test.yaml` beside `users.yaml`): cases of an input event and what it must
@@ -11,7 +12,7 @@ import { fieldsOf } from './yaml-fields.js';
 
 export const TEST_FILE_FIELDS = ['tests'] as const;
 export const CASE_FIELDS = ['name', 'event', 'expect'] as const;
-export const EVENT_FIELDS = ['file', 'value', 'table', 'op', 'before', 'after', 'key', 'topic'] as const;
+export const EVENT_FIELDS = ['file', 'value', 'table', 'op', 'before', 'after', 'key', 'topic', 'replica_identity'] as const;
 export const EXPECT_FIELDS = ['keys', 'tags', 'versions', 'nothing', 'error'] as const;
 export const TARGET_FIELDS = ['keys', 'tags', 'versions'] as const;
 export type TargetField = (typeof TARGET_FIELDS)[number];
@@ -19,13 +20,17 @@ export type TargetField = (typeof TARGET_FIELDS)[number];
 /** Topic a bare value or a shorthand event is read from when the case names none. */
 export const DEFAULT_TOPIC = 'mappings-test';
 
-export type CaseInput =
+export type CaseInput = (
   /** A file (relative to the test file): one Kafka record `{topic, key, value, headers}` or a bare value. */
   | { readonly kind: 'file'; readonly path: string; readonly pos: SourcePos; readonly topic: string; readonly key: unknown }
   /** A record value given inline: a JSON value (YAML map), `null` (a tombstone), or a string of raw text. */
   | { readonly kind: 'value'; readonly value: unknown; readonly topic: string; readonly key: unknown }
   /** `{table, op, before, after}`: turned into a Debezium envelope and decoded like any other. */
-  | { readonly kind: 'row'; readonly table: string; readonly op: ChangeOp; readonly value: unknown; readonly topic: string; readonly key: unknown };
+  | { readonly kind: 'row'; readonly table: string; readonly op: ChangeOp; readonly value: unknown; readonly topic: string; readonly key: unknown }
+) & {
+  /** The table's replica identity as the worker would have learned it from an earlier update (`event.replica_identity`). */
+  readonly identity?: ReplicaIdentityKind;
+};
 
 export interface ListExpectation {
   readonly mode: 'exact' | 'contains';
@@ -83,7 +88,7 @@ export function parseTestFile(file: string, text: string): TestFileParse {
   /** Plain JS of a node: bigint only where a number would lose precision. */
   const toJS = (node: Node | null | undefined): unknown => narrow(node === null || node === undefined ? null : node.toJS(doc));
 
-  for (const e of doc.errors) error(posAt(e.pos[0]), e.message.split('\n')[0] ?? e.message);
+  for (const e of doc.errors) error(posAt(e.pos[0]), yamlErrorMessage(e));
   if (doc.errors.length > 0) return { cases, problems };
 
   const root = doc.contents as Node | null;
@@ -129,6 +134,18 @@ export function parseTestFile(file: string, text: string): TestFileParse {
   return { cases, problems };
 
   function parseInput(pair: Pair<Node, Node> | undefined, here: SourcePos): CaseInput | undefined {
+    const input = parseInputOnly(pair, here);
+    const identityPair = pair && isMap(pair.value) ? (pair.value as YAMLMap<Node, Node>).items.find((p) => isScalar(p.key) && p.key.value === 'replica_identity') : undefined;
+    if (!input || !identityPair) return input;
+    const v = identityPair.value;
+    if (!isScalar(v) || (v.value !== 'full' && v.value !== 'default')) {
+      error(posOf(v ?? identityPair.key), '"event.replica_identity" must be full or default: the table\'s identity as the worker learned it from an earlier update');
+      return undefined;
+    }
+    return { ...input, identity: v.value };
+  }
+
+  function parseInputOnly(pair: Pair<Node, Node> | undefined, here: SourcePos): CaseInput | undefined {
     if (!pair) {
       error(here, 'test case is missing "event" (give file, value, or table and op)');
       return undefined;

@@ -8,6 +8,7 @@ import type { Problem, SourcePos } from './model.js';
 import { jsonBuffer } from '../util/json.js';
 import { recordFromText } from './record-input.js';
 import { parseTestFile, TARGET_FIELDS, type ListExpectation, type TargetField, type TestCase } from './test-file.js';
+import { decodeUtf8 } from './utf8.js';
 
 /**
  * `mappings test`: runs each case of the `*.test.yaml` files through the production decoder
@@ -100,7 +101,12 @@ export async function loadMappingTests(dir: string): Promise<LoadedTests> {
   const files: LoadedTestFile[] = [];
   for (const path of paths) {
     const file = shown(path);
-    const parsed = parseTestFile(file, await readFile(path, 'utf8'));
+    const decoded = decodeUtf8(file, await readFile(path));
+    if (!('text' in decoded)) {
+      problems.push({ ...decoded.pos, severity: 'error', message: decoded.message });
+      continue;
+    }
+    const parsed = parseTestFile(file, decoded.text);
     const fileProblems = [...parsed.problems];
     for (const c of parsed.cases) {
       if (c.input.kind !== 'file') continue;
@@ -179,7 +185,8 @@ export async function runCase(c: TestCase, testPath: string, set: MappingSet, de
     if (decoded.kind === 'skip') {
       outcome = { skipped: decoded.reason, actual: empty, fired: [] };
     } else {
-      event = decoded.event;
+      // What the worker would know from an earlier update of the table (event.replica_identity).
+      event = c.input.identity ? { ...decoded.event, learnedIdentity: c.input.identity } : decoded.event;
       const plan = evaluate(event, set);
       outcome = { actual: { keys: plan.keys, tags: plan.tags, versions: plan.versions }, fired: plan.results.filter((m) => m.fired).map((m) => m.mapping) };
     }

@@ -8,9 +8,11 @@ import { OffsetTracker } from './commit/offset-tracker.js';
 import { Lifecycle, type WorkerState } from './control/lifecycle.js';
 import { Readiness, type NotReadyReason } from './control/readiness.js';
 import { heartbeatOf, SourceInterrupt } from './control/interrupt.js';
+import { OutageLog } from './control/outage.js';
 import { AbortedError, retry } from './control/retry.js';
 import { PoisonBreaker, type BreakerTrip, type PoisonTolerance } from './poison/breaker.js';
 import { Invalidator } from './invalidate/invalidator.js';
+import { Inspector, type InspectorOptions, type VerifyStore } from './verify/inspector.js';
 import { RecordMapper } from './map/mapper.js';
 import type { DeadLetterSink } from './poison/dead-letter.js';
 import { PoisonRecordError } from './poison/poison.js';
@@ -35,6 +37,10 @@ export interface WorkerOptions {
   readonly poisonTolerance?: PoisonTolerance;
   /** How often the progress line (stats) is logged; 0 = never. */
   readonly progressIntervalMs?: number;
+  /** The inspector (--verify-sample, --verify-after): off when absent or its sample is 0; needs deps.verifyStore. */
+  readonly verify?: InspectorOptions;
+  /** How often an ongoing Redis outage is logged (default 5 s). */
+  readonly outageLogIntervalMs?: number;
 }
 
 export interface WorkerDeps {
@@ -47,6 +53,8 @@ export interface WorkerDeps {
   readonly stats: Stats;
   /** Required with onError 'dlq'. */
   readonly deadLetter?: DeadLetterSink;
+  /** Where the inspector reads keys back (the Redis sink). */
+  readonly verifyStore?: VerifyStore;
 }
 
 export interface WorkerResult {
@@ -60,6 +68,8 @@ export interface WorkerHealth {
   /** Why not ready (empty when ready). */
   readonly notReady: readonly NotReadyReason[];
   readonly pendingSecondDeletes: number;
+  /** How long commits have been held back by pending second deletes (the oldest one's age; 0: none). */
+  readonly secondDeleteHoldMs: number;
 }
 
 /**
@@ -77,6 +87,8 @@ export class Worker {
   readonly #poison: PoisonPolicy;
   readonly #invalidator: Invalidator;
   readonly #breaker: PoisonBreaker;
+  readonly #inspector: Inspector | undefined;
+  readonly #redisOutage: OutageLog;
   readonly #done: Promise<WorkerResult>;
   #resolveDone!: (r: WorkerResult) => void;
   #inFlight = 0;
@@ -92,9 +104,13 @@ export class Worker {
     this.#readiness.set('starting', true);
     this.#committer = new Committer(deps.source, this.#tracker, opts.commitIntervalMs, deps.logger, deps.stats);
     const signal = this.#abort.signal;
+    if (opts.verify && opts.verify.sample > 0) {
+      if (!deps.verifyStore) throw new Error('the inspector (verify) needs a verifyStore');
+      this.#inspector = new Inspector(opts.verify, { store: deps.verifyStore, stats: deps.stats, logger: deps.logger });
+    }
     this.#mapper = new RecordMapper(
       { maxRecordBytes: opts.maxRecordBytes, backoff: opts.backoff },
-      { decode: deps.decode, mappings: deps.mappings, logger: deps.logger, stats: deps.stats, readiness: this.#readiness, signal },
+      { decode: deps.decode, mappings: deps.mappings, logger: deps.logger, stats: deps.stats, readiness: this.#readiness, signal, ...(this.#inspector ? { inspector: this.#inspector } : {}) },
     );
     this.#poison = new PoisonPolicy(opts.onError, {
       logger: deps.logger,
@@ -125,6 +141,8 @@ export class Worker {
       },
     );
     this.#breaker = new PoisonBreaker(opts.poisonTolerance ?? { kind: 'all' });
+    deps.stats.sample('second_delete_hold_seconds', () => this.#invalidator.secondDeleteHoldMs() / 1000);
+    this.#redisOutage = new OutageLog(deps.logger, { service: 'redis', intervalMs: opts.outageLogIntervalMs ?? 5_000 });
     this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
@@ -208,6 +226,7 @@ export class Worker {
       const abandoned = this.#invalidator.abandon();
       if (abandoned > 0) this.deps.logger.warn({ keys: abandoned }, 'second deletes abandoned; their offsets stay uncommitted and will be replayed');
     }
+    await this.#inspector?.stop(); // pending checks are advisory: dropped, never waited for
     this.#committer.close();
     try {
       await this.#committer.flush();
@@ -259,6 +278,7 @@ export class Worker {
       state: this.state,
       notReady,
       pendingSecondDeletes: this.#invalidator.pendingSecondDeletes,
+      secondDeleteHoldMs: this.#invalidator.secondDeleteHoldMs(),
     };
   }
 
@@ -276,8 +296,16 @@ export class Worker {
       signal: this.#abort.signal,
       logger: this.deps.logger,
       isFatal: (e) => e instanceof SinkError && e.fatal,
-      onFailing: () => this.#readiness.hold('redis'),
-      onRetry: async () => {
+      onFailing: () => {
+        const ready = this.#readiness.hold('redis');
+        const waiting = this.#redisOutage.begin({ what, ...(batch ? { partition: `${batch.topic}/${batch.partition}` } : {}) });
+        return () => {
+          ready();
+          waiting();
+        };
+      },
+      onRetry: async (_attempt, err) => {
+        this.#redisOutage.failed(err);
         this.deps.stats.inc('redis_retries');
         if (batch) {
           if (!batch.isActive()) throw new AbortedError('batch no longer active (rebalance or stop)');
@@ -361,6 +389,7 @@ export class Worker {
       const unit = active ? this.#tracker.begin(batch.topic, batch.partition, lastOffset) : undefined;
       // When the batch went stale the second pass still runs (race protection); the offsets are replayed.
       this.#invalidator.scheduleSecondPasses(plan, () => {
+        if (plan.verify.length > 0) this.#inspector?.schedule(plan.verify);
         if (!unit) return;
         unit.complete();
         this.#committer.kick();

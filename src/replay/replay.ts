@@ -23,6 +23,8 @@ export interface ReplayOptions {
   /** Keys per second at most (undefined = unlimited). */
   readonly maxRate: number | undefined;
   readonly secondDeleteDelayMs: number;
+  /** Backpressure bound (--max-pending-second-deletes; default 200,000). */
+  readonly maxPendingSecondDeletes?: number;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
@@ -113,7 +115,7 @@ export async function runReplay(kafka: Kafka, redisSink: () => InvalidationSink,
     {
       secondDeleteDelayMs: opts.dryRun ? 0 : opts.secondDeleteDelayMs,
       commitIntervalMs: 1_000,
-      maxPendingSecondDeletes: 200_000,
+      maxPendingSecondDeletes: opts.maxPendingSecondDeletes ?? 200_000,
       backoff: DEFAULT_BACKOFF,
       onError: 'skip',
       maxRecordBytes: Number.MAX_SAFE_INTEGER,
@@ -137,11 +139,7 @@ export async function runReplay(kafka: Kafka, redisSink: () => InvalidationSink,
     clearInterval(progress);
   }
 
-  const eventsByTable: Record<string, number> = {};
-  for (const [id, n] of Object.entries(stats.snapshot())) {
-    const m = /^events\{table=([^,]+),/.exec(id);
-    if (m) eventsByTable[m[1]!] = (eventsByTable[m[1]!] ?? 0) + n;
-  }
+  const eventsByTable = stats.byLabel('events', 'table');
   return {
     dryRun: opts.dryRun,
     topics: ranges.map((t) => ({ topic: t.topic, partitions: Object.fromEntries([...t.ranges].map(([p, r]) => [String(p), { from: r.from.toString(), to: r.to.toString() }])) })),

@@ -49,12 +49,13 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
     {
       secondDeleteDelayMs: config.secondDeleteDelayMs,
       commitIntervalMs: config.commitIntervalMs,
-      maxPendingSecondDeletes: 200_000,
+      maxPendingSecondDeletes: config.maxPendingSecondDeletes,
       backoff: DEFAULT_BACKOFF,
       onError: config.onError,
       poisonTolerance: config.poisonTolerance,
       shutdownGraceMs: config.shutdownGraceMs,
       maxRecordBytes: config.maxRecordBytes,
+      ...(config.verifySample > 0 ? { verify: { sample: config.verifySample, afterMs: config.verifyAfterMs, maxPending: config.verifyMaxPending } } : {}),
     },
     {
       source,
@@ -63,6 +64,7 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
       decode: createDecoder(config),
       logger,
       stats,
+      verifyStore: sink,
       ...(config.onError === 'dlq' ? { deadLetter: new KafkaDeadLetter(kafka, config.dlqTopic) } : {}),
     },
   );

@@ -35,6 +35,43 @@ const URL_FIELDS = ['url', 'redisUrl', 'schemaRegistryUrl'] as const;
 export const DATA_FIELDS = ['keyNames', 'tagNames', 'versionNames', 'row', 'before', 'after'] as const;
 
 /**
+ * Properties an error may carry that hold row data: ioredis' ReplyError keeps the failed command
+ * with its arguments (cache key names), a record or its key and value, a row image.
+ */
+const ERROR_DATA_FIELDS = ['command', 'args', 'record', 'records', 'key', 'value', 'row', 'before', 'after'] as const;
+
+/** The cause chain of an error as `{type, message, code?, cause?}`, at most `depth` deep. */
+function causeOf(err: unknown, depth: number): Record<string, unknown> | undefined {
+  if (depth <= 0 || typeof err !== 'object' || err === null || !('message' in err)) return undefined;
+  const e = err as Error & { code?: unknown; cause?: unknown };
+  const out: Record<string, unknown> = { type: e.constructor?.name ?? e.name, message: String(e.message) };
+  if (typeof e.code === 'string' || typeof e.code === 'number') out['code'] = e.code;
+  const next = causeOf(e.cause, depth - 1);
+  if (next) out['cause'] = next;
+  return out;
+}
+
+/**
+ * pino's error serializer (type, message and stack with their causes appended, own fields), plus
+ * the cause chain as data (`cause: {type, message, code}`) and without the fields that hold row
+ * data (ERROR_DATA_FIELDS). Log errors as `{ err }`, never as `{ err: { message } }`: that loses
+ * type, stack and cause.
+ */
+export function serializeError(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown;
+  if (out === err || typeof out !== 'object' || out === null) return out;
+  const o = out as Record<string, unknown>;
+  for (const f of ERROR_DATA_FIELDS) delete o[f];
+  for (const [k, v] of Object.entries(o)) if (Buffer.isBuffer(v)) delete o[k];
+  // kafkajs' protocol errors name the broker's error in `type`, which the serializer's `type` (the class) hides.
+  const kafkaType = (err as { type?: unknown }).type;
+  if (typeof kafkaType === 'string') o['errorType'] = kafkaType;
+  const cause = causeOf((err as { cause?: unknown }).cause, 5);
+  if (cause) o['cause'] = cause;
+  return o;
+}
+
+/**
  * `name` at the top, one object down, and up to three objects down under `config` (where whole config
  * objects are logged). Deeper wildcards (`*.*.*.name`) would walk every element of a logged array of key
  * names: 10× the cost of a debug batch line.
@@ -84,6 +121,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       name: 'cdc-invalidator',
       level: opts.level ?? 'info',
       base: { pid: process.pid },
+      serializers: { err: serializeError },
       redact: { paths: redactPaths(opts.logKeys ?? false), censor },
     },
     stream,

@@ -181,6 +181,37 @@ describe('mappings validate --database (real PostgreSQL)', { skip }, () => {
     }
   });
 
+  it('a declared replica_identity is checked against the table\'s relreplident (exit 78 with --strict)', async () => {
+    await server.exec('CREATE TABLE app.flags (id bigint PRIMARY KEY, name text NOT NULL, on_off boolean NOT NULL);', 'shop');
+    const dir = await mkdtemp(join(tmpdir(), 'cdci-dblint-ri-'));
+    try {
+      await writeFile(join(dir, 'm.yaml'), `mappings:
+  - name: flags
+    table: app.flags
+    keys: ["flag:{id}"]
+    ops: [c, u, d]
+    replica_identity: full
+  - name: customers
+    table: inventory.customers
+    keys: ["customer:{id}"]
+    ops: [c, u, d]
+    replica_identity: default
+`);
+      const r = await cli(['mappings', 'validate', dir, '--database', shop, '--strict']);
+      assert.equal(r.code, 78, r.stdout + r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines.length, 2, r.stdout);
+      assert.match(lines[0]!, /m\.yaml:6:23 warning: mapping "flags": replica_identity full, but table app\.flags has REPLICA IDENTITY DEFAULT \(key: id\)/);
+      assert.match(lines[1]!, /m\.yaml:11:23 warning: mapping "customers": replica_identity default, but table inventory\.customers has REPLICA IDENTITY FULL/);
+      await server.exec('ALTER TABLE app.flags REPLICA IDENTITY FULL;', 'shop');
+      const fixed = await cli(['mappings', 'validate', dir, '--database', shop]);
+      assert.equal(fixed.stdout.trim().split('\n').length, 1, fixed.stdout);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await server.exec('DROP TABLE app.flags', 'shop');
+    }
+  });
+
   it('a database that does not exist: exit 78 with the server\'s reason', async () => {
     const r = await cli(['mappings', 'validate', 'mappings', '--database', server.urlFor('nope')]);
     assert.equal(r.code, 78);

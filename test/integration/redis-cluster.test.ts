@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Kafka } from 'kafkajs';
-import { hashSlot } from '../../src/pipeline/sink/hash-slot.js';
+import clusterKeySlot from 'cluster-key-slot';
+import pino from 'pino';
+import { resolveRedisConnection } from '../../src/config/redis-connection.js';
+import { hashSlot, routedToOwnSlot } from '../../src/pipeline/sink/hash-slot.js';
+import { RedisSink } from '../../src/pipeline/sink/redis-sink.js';
 import { changeEvent } from '../support/debezium.js';
 import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker.js';
 import { committedOffsets, endOffsets, makeKafka, produce, uniqueName } from '../support/kafka.js';
@@ -60,10 +64,37 @@ const itemEvent = (id: number): Record<string, unknown> =>
   changeEvent('u', { table: 'items', before: { id, sku: `s-${id}`, category_id: id % 40 }, after: { id, sku: `s-${id}`, category_id: id % 40 } });
 
 describe('worker against a 3-master Redis Cluster', { timeout: 240_000 }, () => {
+  const SLOT_KEYS = ['item:1', 'item:sku:s-77', '{user:42}:profile', 'a{}b', '{}{x}', 'foo{}{bar}', 'foo{{bar}}zap', 'foo{bar}{zap}', '{}', 'a{b', '}{a}', 'x{y}z{w}', 'é:ключ', 'ümlaut{é}', '😀{😀}', 'category:7', '{category:7}:purging', ''];
+
   it('computes the same hash slots as the server (hash tags included)', async () => {
     const node = cluster.node(cluster.ports[0]!);
-    for (const key of ['item:1', 'item:sku:s-77', '{user:42}:profile', 'a{}b', '{}{x}', 'x{y}z{w}', 'é:ключ', 'category:7', '{category:7}:purging', '']) {
+    for (const key of SLOT_KEYS) {
       assert.equal(hashSlot(key), Number(await node.cluster('KEYSLOT', key)), `slot of "${key}"`);
+    }
+  });
+
+  it('cluster-key-slot (what ioredis routes with) differs from the server on an empty first hash tag, so it does not replace hashSlot', async () => {
+    const node = cluster.node(cluster.ports[0]!);
+    const differ: string[] = [];
+    for (const key of SLOT_KEYS) if (clusterKeySlot(key) !== Number(await node.cluster('KEYSLOT', key))) differ.push(key);
+    // If this fails, cluster-key-slot matches the server and can replace src/pipeline/sink/hash-slot.ts.
+    assert.deepEqual(differ, ['{}{x}', 'foo{}{bar}']);
+    assert.equal(routedToOwnSlot('foo{}{bar}'), false);
+    assert.equal(routedToOwnSlot('{user:42}:profile'), true);
+  });
+
+  it('deletes keys ioredis would route to another node (an empty first hash tag) among ordinary keys, without stalling', async () => {
+    const redis = cluster.client();
+    const keys = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? `odd{}{${i}}` : `plain:${i}`));
+    for (const k of keys) await redis.set(k, 'cached');
+    const sink = new RedisSink({ connection: resolveRedisConnection(cluster.seeds, { redisCluster: true }, {}), commandTimeoutMs: 2_000, chunkSize: 512 }, pino({ level: 'silent' }));
+    try {
+      await sink.ping();
+      // Before: "All keys in the pipeline should belong to the same slots allocation group", retried forever.
+      assert.equal(await sink.unlink(keys), keys.length);
+      for (const k of keys) assert.equal(await redis.exists(k), 0, k);
+    } finally {
+      await sink.close();
     }
   });
 

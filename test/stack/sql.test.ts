@@ -42,6 +42,7 @@ const EXTRA_MAPPINGS = `mappings:
   - name: accounts          # REPLICA IDENTITY DEFAULT: a delete's before image holds only the key
     table: inventory.accounts
     keys: ["account:{id}", "account:email:{email}"]
+    replica_identity: default
   - name: documents         # body is TOASTed (STORAGE EXTERNAL, 2.5 kB): an update of slug leaves it out
     table: inventory.documents
     keys: ["doc:{id}", "doc:slug:{slug}", "doc:{id}:body:{body}"]

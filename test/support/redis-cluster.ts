@@ -13,6 +13,8 @@ export interface ClusterNodeInfo {
   readonly id: string;
   readonly port: number;
   readonly master: boolean;
+  /** A replica's master (its node id). */
+  readonly replicaOf?: string;
   /** Slots served (masters), as [from, to] ranges. */
   readonly ranges: readonly (readonly [number, number])[];
 }
@@ -88,6 +90,20 @@ export async function startRedisCluster({ masters = 3, replicasPerMaster = 0 } =
     throw e;
   }
   const any = clients[0] as Redis;
+  if (replicasPerMaster > 0) {
+    // Right after the create, nodes still list the replicas as masters until gossip catches up.
+    await waitFor(
+      async () => {
+        const text = (await any.cluster('NODES')) as string;
+        const lines = text.trim().split('\n');
+        return lines.filter((l) => / slave /.test(l) || /,slave /.test(l)).length === masters * replicasPerMaster;
+      },
+      { timeoutMs: 30_000, message: 'every replica known as a replica' },
+    ).catch(async (e: unknown) => {
+      await cleanup();
+      throw e;
+    });
+  }
   const handle: RedisCluster = {
     ports,
     seeds: ports.slice(0, 2).map((p) => `redis://127.0.0.1:${p}`).join(','),
@@ -118,7 +134,8 @@ export async function startRedisCluster({ masters = 3, replicasPerMaster = 0 } =
               const [a, b] = s.split('-').map(Number);
               return [a!, b ?? a!] as const;
             });
-          return { id: f[0]!, port, master: f[2]!.includes('master'), ranges };
+          const master = f[2]!.includes('master');
+          return { id: f[0]!, port, master, ranges, ...(master || f[3] === '-' ? {} : { replicaOf: f[3]! }) };
         });
     },
     async reshard(fromPort, toPort, slots) {

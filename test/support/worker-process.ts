@@ -54,6 +54,11 @@ export class WorkerProcess {
     return this.#child?.pid;
   }
 
+  /** Where its /metrics answers. */
+  get metricsUrl(): string {
+    return `http://127.0.0.1:${this.#healthPort}/metrics`;
+  }
+
   /** GET /metrics (Prometheus text). */
   async metrics(): Promise<string> {
     const res = await fetch(`http://127.0.0.1:${this.#healthPort}/metrics`, { signal: AbortSignal.timeout(5_000) });

@@ -68,7 +68,29 @@ function rowType(envelope: avro.Type, field: string): avro.types.RecordType | un
   return t instanceof avro.types.RecordType ? t : undefined;
 }
 
-/** A minimal Connect schema: the record's name, and `before` columns' non-null defaults. */
+const CONNECT_TYPES: Readonly<Record<string, string>> = { string: 'string', int: 'int32', long: 'int64', boolean: 'boolean', float: 'float32', double: 'float64', bytes: 'bytes', fixed: 'bytes', enum: 'string', record: 'struct', array: 'array', map: 'map' };
+
+/** A column's Connect type, nullability and logical name, from its Avro type (Debezium's AvroConverter writes `connect.*` attributes). */
+function connectField(name: string, type: avro.Type): Json {
+  let t = type;
+  let optional = false;
+  if (avro.Type.isType(t, 'union')) {
+    const branches = unionBranches(t);
+    optional = branches.some((b) => b instanceof avro.types.NullType);
+    t = branches.find((b) => !(b instanceof avro.types.NullType)) ?? t;
+  }
+  const attrs = t.schema({ exportAttrs: true }) as unknown;
+  const a = typeof attrs === 'object' && attrs !== null ? (attrs as Json) : { type: attrs };
+  const base = typeof a['type'] === 'string' ? a['type'] : t.typeName;
+  const connectType = typeof a['connect.type'] === 'string' ? a['connect.type'] : (CONNECT_TYPES[base] ?? base);
+  const logical = typeof a['connect.name'] === 'string' ? a['connect.name'] : typeof a['logicalType'] === 'string' ? a['logicalType'] : undefined;
+  return { field: name, type: connectType, optional, ...(logical ? { name: logical } : {}) };
+}
+
+/**
+ * A minimal Connect schema: the record's name, and the `before` columns' types, nullability and
+ * non-null defaults (what the REPLICA IDENTITY DEFAULT check reads, as it reads the JSON converter's).
+ */
 function connectSchema(type: avro.Type): Json {
   const schema: Json = { type: 'struct', name: type.name };
   const before = rowType(type, 'before');
@@ -76,7 +98,7 @@ function connectSchema(type: avro.Type): Json {
     const fields: Json[] = [];
     for (const f of before.fields) {
       const d = f.defaultValue();
-      fields.push(d === undefined || d === null ? { field: f.name } : { field: f.name, default: avroToJson(f.type, d) });
+      fields.push({ ...connectField(f.name, f.type), ...(d === undefined || d === null ? {} : { default: avroToJson(f.type, d) }) });
     }
     schema['fields'] = [{ field: 'before', type: 'struct', fields }];
   }

@@ -1,5 +1,5 @@
 import { isUnsafeInteger, parseJsonExact } from '../../util/json.js';
-import type { ChangeEvent, ChangeOp, Decoded, RowImage, SourceRecord } from '../../domain/types.js';
+import type { ChangeEvent, ChangeOp, Decoded, ReplicaIdentityKind, RowImage, SourceRecord } from '../../domain/types.js';
 import { DecodeError } from './errors.js';
 import { bytesAt, skipValue } from './json-scan.js';
 import { convertRow, envelopeFieldSchema, structConverters } from './logical-types.js';
@@ -69,9 +69,10 @@ interface SchemaView {
   readonly schemaName: string | undefined;
   readonly before: Converters;
   readonly after: Converters;
-  readonly beforeDefaults: ReadonlyMap<string, unknown> | undefined;
-  /** The same defaults from an exact parse (int64 defaults as bigint), made when an exact payload first needs them. */
-  exact?: { readonly defaults: ReadonlyMap<string, unknown> | undefined };
+  /** The `before` row struct schema (its defaults matter for a key-only delete image). */
+  readonly beforeSchema: unknown;
+  /** The same from an exact parse (int64 defaults as bigint), made when an exact payload first needs it. */
+  exact?: { readonly beforeSchema: unknown };
   /** The schema's JSON text, for the exact parse. */
   readonly text: string;
 }
@@ -85,7 +86,7 @@ function schemaView(schema: unknown, text: string): SchemaView {
     schemaName: name,
     before: structConverters(envelopeFieldSchema(schema, 'before')),
     after: structConverters(envelopeFieldSchema(schema, 'after')),
-    beforeDefaults: schemaDefaults(envelopeFieldSchema(schema, 'before')),
+    beforeSchema: envelopeFieldSchema(schema, 'before'),
     text,
   };
 }
@@ -165,13 +166,13 @@ function parseEnvelope(record: SourceRecord, buf: Buffer, schemas: SchemaCache |
   return { payload: whole.payload, view: whole.schema === undefined ? undefined : schemaView(whole.schema, ''), exact: false };
 }
 
-/** The `before` defaults as the payload's parse saw numbers: exact (bigint) when the payload was parsed exactly. */
-function beforeDefaults(env: Envelope): ReadonlyMap<string, unknown> | undefined {
+/** The `before` row schema as the payload's parse saw numbers: exact (int64 as bigint) when the payload was parsed exactly. */
+function beforeRowSchema(env: Envelope): unknown {
   const view = env.view;
   if (!view) return undefined;
-  if (!env.exact) return view.beforeDefaults;
-  view.exact ??= { defaults: schemaDefaults(envelopeFieldSchema(parseJsonExact(view.text), 'before')) };
-  return view.exact.defaults;
+  if (!env.exact) return view.beforeSchema;
+  view.exact ??= { beforeSchema: envelopeFieldSchema(parseJsonExact(view.text), 'before') };
+  return view.exact.beforeSchema;
 }
 
 /** `prefix.schema.table` → `schema.table` (Debezium's topic naming). */
@@ -199,30 +200,33 @@ function keyColumnsOf(key: Buffer | null): string[] | null {
   return isObject(payload) ? Object.keys(payload) : null;
 }
 
-/** Values Debezium puts in non-key NOT NULL columns of a REPLICA IDENTITY DEFAULT delete. */
+/** Values Debezium may put into the non-key columns of a REPLICA IDENTITY DEFAULT delete, when the schema is unknown. */
 function isPlaceholderValue(v: unknown): boolean {
   return v === null || v === '' || v === 0 || v === false || v === 0n;
 }
 
-/**
- * A `before` image is key-only when the table's replica identity is DEFAULT: the key columns are
- * real and every other column is null or an empty value. A genuine row whose non-key columns are
- * all empty is indistinguishable, and treating it as key-only loses nothing but an empty key.
- */
-function isKeyOnlyImage(image: RowImage | null, keyColumns: readonly string[] | null, defaults?: ReadonlyMap<string, unknown>): boolean {
-  if (image === null || keyColumns === null || keyColumns.length === 0) return false;
-  const keys = new Set(keyColumns);
-  let nonKey = 0;
-  for (const [column, value] of Object.entries(image)) {
-    if (keys.has(column)) continue;
-    nonKey++;
-    // Debezium fills a NOT NULL column with its schema default when it has one (visible only with schemas).
-    if (!isPlaceholderValue(value) && !(defaults?.has(column) && defaults.get(column) === value)) return false;
-  }
-  return nonKey > 0;
+/** One column of a Connect row schema, as far as the key-only check needs it. */
+interface ColumnSchema {
+  readonly optional: boolean;
+  readonly type: string | undefined;
+  /** A Connect logical type (Decimal, Timestamp…): its value was converted, so compare loosely. */
+  readonly logical: boolean;
+  readonly hasDefault: boolean;
+  readonly default: unknown;
 }
 
-/** Column defaults declared in a row struct schema (`"default": …` on a field). */
+/** The columns of a row struct schema; undefined unless every field states its type. */
+function rowColumns(rowSchema: unknown): Map<string, ColumnSchema> | undefined {
+  if (!isObject(rowSchema) || !Array.isArray(rowSchema['fields'])) return undefined;
+  const out = new Map<string, ColumnSchema>();
+  for (const f of rowSchema['fields'] as unknown[]) {
+    if (!isObject(f) || typeof f['field'] !== 'string' || typeof f['type'] !== 'string') return undefined;
+    out.set(f['field'], { optional: f['optional'] === true, type: f['type'], logical: typeof f['name'] === 'string', hasDefault: 'default' in f, default: f['default'] });
+  }
+  return out;
+}
+
+/** Column defaults only (the Avro path's minimal schema carries `field` and `default`, not types). */
 function schemaDefaults(rowSchema: unknown): Map<string, unknown> | undefined {
   if (!isObject(rowSchema) || !Array.isArray(rowSchema['fields'])) return undefined;
   let out: Map<string, unknown> | undefined;
@@ -230,6 +234,60 @@ function schemaDefaults(rowSchema: unknown): Map<string, unknown> | undefined {
     if (isObject(f) && typeof f['field'] === 'string' && 'default' in f) (out ??= new Map()).set(f['field'], f['default']);
   }
   return out;
+}
+
+/** The empty value of a Connect type, as the JSON converter writes it (bytes as base64). */
+function emptyOf(type: string | undefined): unknown {
+  switch (type) {
+    case 'string':
+    case 'bytes':
+      return '';
+    case 'boolean':
+      return false;
+    case 'int8':
+    case 'int16':
+    case 'int32':
+    case 'int64':
+    case 'float32':
+    case 'float64':
+      return 0;
+    default:
+      return undefined;
+  }
+}
+
+/** The value Debezium writes into a column of a REPLICA IDENTITY DEFAULT delete, given its schema. */
+function isPlaceholderFor(column: ColumnSchema, v: unknown): boolean {
+  if (column.optional) return v === null; // nullable columns are null
+  if (column.logical) return isPlaceholderValue(v) || (column.hasDefault && v === column.default); // converted: compare loosely
+  if (column.hasDefault) return v === column.default || (typeof v === 'bigint' && typeof column.default === 'number' && Number.isSafeInteger(column.default) && BigInt(column.default) === v);
+  const empty = emptyOf(column.type);
+  return empty === undefined ? isPlaceholderValue(v) : v === empty || (empty === 0 && v === 0n);
+}
+
+/**
+ * Whether a `before` image could be a REPLICA IDENTITY DEFAULT delete's: the key columns are real and
+ * every other column holds what Debezium writes there — a nullable column null, a NOT NULL column its
+ * declared DEFAULT, else its type's empty value (`""`, `0`, `false`). With the row schema each column is
+ * checked against its own placeholder (`schemaKnown`: a false is then certain); without it, any of
+ * null, `""`, `0`, `false` passes. A FULL row whose non-key columns happen to be exactly those values
+ * looks the same: the table's identity decides (src/mapping/replica-identity.ts).
+ */
+function looksKeyOnly(image: RowImage | null, keyColumns: readonly string[] | null, rowSchema: unknown): { looks: boolean; schemaKnown: boolean } {
+  const columns = rowColumns(rowSchema);
+  const schemaKnown = columns !== undefined;
+  if (image === null || keyColumns === null || keyColumns.length === 0) return { looks: false, schemaKnown };
+  const defaults = columns ? undefined : schemaDefaults(rowSchema);
+  const keys = new Set(keyColumns);
+  let nonKey = 0;
+  for (const [name, value] of Object.entries(image)) {
+    if (keys.has(name)) continue;
+    nonKey++;
+    const column = columns?.get(name);
+    const placeholder = column ? isPlaceholderFor(column, value) : isPlaceholderValue(value) || (defaults?.has(name) === true && defaults.get(name) === value);
+    if (!placeholder) return { looks: false, schemaKnown };
+  }
+  return { looks: nonKey > 0, schemaKnown };
 }
 
 /**
@@ -284,7 +342,9 @@ export function decodeDebeziumJson(record: SourceRecord, schemas?: SchemaCache):
     if (op === 'u' && after === null) throw new DecodeError('invalid_row_image', 'op "u" without an "after" image');
   }
   const tsMs = isObject(source) && typeof source['ts_ms'] === 'number' ? source['ts_ms'] : undefined;
-  const event = changeEvent(record, op as ChangeOp, table, before, after, beforeDefaults(envelope));
+  // An update tells the table's identity: without a before image it is DEFAULT (or NOTHING, USING INDEX), with one FULL.
+  const hint: ReplicaIdentityKind | undefined = op === 'u' ? (before === null ? 'default' : 'full') : undefined;
+  const event = changeEvent(record, op as ChangeOp, table, before, after, beforeRowSchema(envelope), hint);
   if (tsMs !== undefined) (event as { sourceTsMs?: number }).sourceTsMs = tsMs; // set on the fresh object: no copy per record
   return { kind: 'change', event };
 }
@@ -300,16 +360,20 @@ function changeEvent(
   table: string,
   before: RowImage | null,
   after: RowImage | null,
-  beforeDefaults?: ReadonlyMap<string, unknown>,
+  beforeSchema: unknown,
+  identityHint?: ReplicaIdentityKind,
 ): ChangeEvent {
   const keyColumns = keyColumnsOf(record.key);
+  const shape = op === 'd' ? looksKeyOnly(before, keyColumns, beforeSchema) : { looks: false, schemaKnown: rowColumns(beforeSchema) !== undefined };
   return {
     op: op as ChangeOp,
     table,
     before,
     after,
     keyColumns,
-    beforeKeyOnly: isKeyOnlyImage(before, keyColumns, beforeDefaults),
+    beforeLooksKeyOnly: shape.looks,
+    beforeSchemaKnown: shape.schemaKnown,
+    ...(identityHint ? { identityHint } : {}),
   };
 }
 
@@ -345,8 +409,8 @@ function decodeFlattened(record: SourceRecord, payload: Json, schema: unknown): 
   const isDelete = op === 'd' || deleted;
   const tsMs = typeof payload['__source_ts_ms'] === 'number' ? payload['__source_ts_ms'] : undefined;
   if (tsMs !== undefined) {
-    const event = changeEvent(record, isDelete ? 'd' : op, table, isDelete ? converted : null, isDelete ? null : converted);
+    const event = changeEvent(record, isDelete ? 'd' : op, table, isDelete ? converted : null, isDelete ? null : converted, schema);
     return { kind: 'change', event: { ...event, sourceTsMs: tsMs } };
   }
-  return { kind: 'change', event: changeEvent(record, isDelete ? 'd' : op, table, isDelete ? converted : null, isDelete ? null : converted) };
+  return { kind: 'change', event: changeEvent(record, isDelete ? 'd' : op, table, isDelete ? converted : null, isDelete ? null : converted, schema) };
 }

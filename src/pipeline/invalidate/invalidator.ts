@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Stats } from '../../telemetry/stats.js';
 import { sleep } from '../../util/backoff.js';
-import type { Invalidation, BatchPlan } from '../map/batch-plan.js';
+import type { Invalidation, BatchPlan, NameGroup } from '../map/batch-plan.js';
 import type { SourceBatch } from '../source/source.js';
 import type { InvalidationSink } from '../sink/sink.js';
 import { SecondDeletes } from './second-deletes.js';
@@ -38,8 +38,8 @@ export class Invalidator {
   constructor(private readonly opts: InvalidatorOptions, private readonly deps: InvalidatorDeps) {
     this.#secondDeletes = new SecondDeletes({
       defaultDelayMs: opts.secondDeleteDelayMs,
-      unlink: async (kind, names) => {
-        await this.#pass(kind === 'key' ? { keys: names, tags: [], versions: [] } : { keys: [], tags: names, versions: [] }, 'second delete');
+      unlink: async (kind, groups) => {
+        await this.#pass(kind === 'key' ? { keyGroups: groups, tagGroups: [], versions: [] } : { keyGroups: [], tagGroups: groups, versions: [] }, 'second delete');
       },
       onError: deps.onSecondPassError,
     });
@@ -47,6 +47,12 @@ export class Invalidator {
 
   get pendingSecondDeletes(): number {
     return this.#secondDeletes.pending;
+  }
+
+  /** How long commits have been held back by pending second deletes: the oldest one's age (0: none pending). */
+  secondDeleteHoldMs(now = Date.now()): number {
+    const since = this.#secondDeletes.oldestPendingSince();
+    return since === undefined ? 0 : Math.max(0, now - since);
   }
 
   /** Waits while too many names await their second delete (heartbeating), unless the batch went stale. */
@@ -73,7 +79,7 @@ export class Invalidator {
     const groupDone = (): void => {
       if (--remaining === 0) done();
     };
-    for (const g of groups) this.#secondDeletes.schedule(g.delay, g.kind, g.names, groupDone);
+    for (const g of groups) this.#secondDeletes.schedule(g.delay, g.kind, g.groups, groupDone);
   }
 
   /** Resolves when every scheduled second delete was done. */
@@ -86,23 +92,41 @@ export class Invalidator {
     return this.#secondDeletes.abandon();
   }
 
-  /** One pass over Redis — keys, tags, versions — each call retried until acknowledged. */
-  async #pass(work: Invalidation, what: string, batch?: SourceBatch): Promise<void> {
+  /**
+   * One pass over Redis — keys, tags, versions — each call retried until acknowledged. UNLINK's reply
+   * (and a purge's member count) says what was there: counted per mapping as the first pass's hits or
+   * the second pass's removals (values written back or refilled within the delay).
+   */
+  async #pass(work: PassWork, what: string, batch?: SourceBatch): Promise<void> {
     const { sink, stats } = this.deps;
     const pass = batch ? 'first' : 'second';
+    const found = batch ? 'first_pass_hits' : 'second_pass_removals';
     const timed = async <T>(op: string, call: () => Promise<T>): Promise<T> => {
       const t0 = performance.now();
       const result = await this.deps.retry(call, what, batch);
       stats.observe('redis_seconds', (performance.now() - t0) / 1000, { op });
       return result;
     };
-    if (work.keys.length > 0) {
-      await timed('unlink', () => sink.unlink(work.keys));
-      stats.inc('invalidated', { kind: 'key', pass }, work.keys.length);
+    if (work.keyGroups.length > 0) {
+      const groups = work.keyGroups;
+      const removed = await timed('unlink', () => (sink.unlinkEach ? sink.unlinkEach(groups.map((g) => g.names)) : Promise.all(groups.map((g) => sink.unlink(g.names)))));
+      let keys = 0;
+      for (let i = 0; i < groups.length; i++) {
+        keys += groups[i]!.names.length;
+        stats.inc(found, { mapping: groups[i]!.mapping, kind: 'key' }, removed[i] ?? 0);
+      }
+      stats.inc('invalidated', { kind: 'key', pass }, keys);
     }
-    if (work.tags.length > 0) {
-      const members = await timed('purge_tags', () => sink.purgeTags(work.tags));
-      stats.inc('invalidated', { kind: 'tag', pass }, work.tags.length);
+    if (work.tagGroups.length > 0) {
+      let tags = 0;
+      let members = 0;
+      for (const g of work.tagGroups) {
+        const m = await timed('purge_tags', () => sink.purgeTags(g.names));
+        stats.inc(found, { mapping: g.mapping, kind: 'tag_member' }, m);
+        tags += g.names.length;
+        members += m;
+      }
+      stats.inc('invalidated', { kind: 'tag', pass }, tags);
       stats.inc('tag_members_deleted', undefined, members);
     }
     if (work.versions.length > 0) {
@@ -111,3 +135,6 @@ export class Invalidator {
     }
   }
 }
+
+/** What one pass sends: keys and tags by mapping, version counters. */
+type PassWork = Pick<Invalidation, 'keyGroups' | 'tagGroups' | 'versions'> & { readonly keyGroups: readonly NameGroup[] };

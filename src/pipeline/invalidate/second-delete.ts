@@ -7,12 +7,15 @@
  * is one Redis pass over the lists of all the calls in it, and `done` of each call runs once that
  * pass was acknowledged; it never runs for work that was abandoned. Scheduling costs O(1) per
  * call, not per key: the worker is CPU-bound, Redis is not, so a key repeated by batches within
- * one tick is simply sent twice in one UNLINK rather than de-duplicated here.
+ * one tick is simply sent twice in one UNLINK rather than de-duplicated here. Names stay grouped by
+ * the mapping that named them, so what the pass removed is counted per mapping.
  */
+import type { NameGroup } from '../map/batch-plan.js';
+
 export interface SecondDeleteOptions {
   readonly delayMs: number;
-  /** Called with the names of one due bucket; resolves once Redis acknowledged (retrying inside). */
-  readonly unlink: (names: string[]) => Promise<void>;
+  /** Called with the names of one due bucket, one group per mapping; resolves once Redis acknowledged (retrying inside). */
+  readonly unlink: (groups: NameGroup[]) => Promise<void>;
   /** A failure of unlink that it could not retry away (fatal error, shutdown). */
   readonly onError: (err: unknown) => void;
   readonly now?: () => number;
@@ -20,8 +23,10 @@ export interface SecondDeleteOptions {
 
 interface Bucket {
   readonly fireAt: number;
-  /** The name lists of the schedule() calls in this bucket (not copied: callers hand them over). */
-  readonly lists: (readonly string[])[];
+  /** When the first call joined it: the oldest first delete this bucket holds back. */
+  readonly since: number;
+  /** The name groups of the schedule() calls in this bucket (not copied: callers hand them over). */
+  readonly lists: (readonly NameGroup[])[];
   readonly waiters: (() => void)[];
   names: number;
 }
@@ -33,6 +38,8 @@ export class SecondDeleteScheduler {
   #pending = 0;
   #timer: NodeJS.Timeout | undefined;
   #firing: Promise<void> | undefined;
+  /** The `since` of the oldest bucket being deleted now (retried while Redis is down). */
+  #firingSince: number | undefined;
   #abandoned = false;
   #idleWaiters: (() => void)[] = [];
 
@@ -50,18 +57,21 @@ export class SecondDeleteScheduler {
     return this.#pending;
   }
 
-  /** Deletes `names` again `delayMs` from now; `done` once that was acknowledged. `names` must not change afterwards. */
-  schedule(names: readonly string[], done: () => void): void {
-    if (!this.enabled || names.length === 0 || this.#abandoned) {
+  /** Deletes the names again `delayMs` from now; `done` once that was acknowledged. `groups` must not change afterwards. */
+  schedule(groups: readonly NameGroup[], done: () => void): void {
+    let names = 0;
+    for (const g of groups) names += g.names.length;
+    if (!this.enabled || names === 0 || this.#abandoned) {
       if (!this.#abandoned) done();
       return;
     }
-    const fireAt = Math.ceil((this.#now() + this.opts.delayMs) / this.#tickMs) * this.#tickMs;
-    const bucket = this.#bucketAt(fireAt);
-    bucket.lists.push(names);
+    const now = this.#now();
+    const fireAt = Math.ceil((now + this.opts.delayMs) / this.#tickMs) * this.#tickMs;
+    const bucket = this.#bucketAt(fireAt, now);
+    bucket.lists.push(groups);
     bucket.waiters.push(done);
-    bucket.names += names.length;
-    this.#pending += names.length;
+    bucket.names += names;
+    this.#pending += names;
     this.#arm();
   }
 
@@ -78,19 +88,31 @@ export class SecondDeleteScheduler {
     this.#timer = undefined;
     const dropped = this.#pending;
     this.#buckets.length = 0;
+    this.#firingSince = undefined;
     this.#pending = 0;
     this.#notifyIdle();
     return dropped;
   }
 
-  #bucketAt(fireAt: number): Bucket {
+  /**
+   * When the oldest pending work was scheduled (its first delete acknowledged): its offsets, and
+   * everything after them in its partition, are held back from the commit since then. Undefined
+   * when nothing is pending.
+   */
+  oldestPendingSince(): number | undefined {
+    const queued = this.#buckets[0]?.since;
+    if (this.#firingSince === undefined) return queued;
+    return queued === undefined ? this.#firingSince : Math.min(queued, this.#firingSince);
+  }
+
+  #bucketAt(fireAt: number, now: number): Bucket {
     const last = this.#buckets[this.#buckets.length - 1];
     if (last && last.fireAt === fireAt) return last;
     // Buckets are created in time order with one delay (and a monotonic clock); keep sorted anyway.
     let i = this.#buckets.length;
     while (i > 0 && this.#buckets[i - 1]!.fireAt > fireAt) i--;
     if (this.#buckets[i - 1]?.fireAt === fireAt) return this.#buckets[i - 1]!;
-    const bucket: Bucket = { fireAt, lists: [], waiters: [], names: 0 };
+    const bucket: Bucket = { fireAt, since: now, lists: [], waiters: [], names: 0 };
     this.#buckets.splice(i, 0, bucket);
     return bucket;
   }
@@ -108,14 +130,23 @@ export class SecondDeleteScheduler {
     const due: Bucket[] = [];
     while (this.#buckets[0] && this.#buckets[0].fireAt <= now) due.push(this.#buckets.shift()!);
     if (due.length === 0) return this.#arm();
-    const names: string[] = [];
+    const byMapping = new Map<string, string[]>();
     let count = 0;
+    this.#firingSince = Math.min(...due.map((b) => b.since));
     for (const b of due) {
-      for (const list of b.lists) for (const n of list) names.push(n);
+      for (const list of b.lists) {
+        for (const g of list) {
+          let names = byMapping.get(g.mapping);
+          if (!names) byMapping.set(g.mapping, (names = []));
+          for (const n of g.names) names.push(n);
+        }
+      }
       count += b.names;
     }
+    const groups: NameGroup[] = [];
+    for (const [mapping, names] of byMapping) groups.push({ mapping, names });
     this.#firing = this.opts
-      .unlink(names)
+      .unlink(groups)
       .then(
         () => {
           if (this.#abandoned) return;
@@ -126,6 +157,7 @@ export class SecondDeleteScheduler {
       )
       .finally(() => {
         this.#firing = undefined;
+        this.#firingSince = undefined;
         if (this.#buckets.length > 0) this.#arm();
         else this.#notifyIdle();
       });

@@ -1,3 +1,4 @@
+import type { NameGroup } from '../map/batch-plan.js';
 import { SecondDeleteScheduler } from './second-delete.js';
 
 export type SecondPassKind = 'key' | 'tag';
@@ -5,8 +6,8 @@ export type SecondPassKind = 'key' | 'tag';
 export interface SecondDeletesOptions {
   /** The worker's delay; mappings may have their own. */
   readonly defaultDelayMs: number;
-  /** Runs one due second pass of `kind`; resolves once Redis acknowledged (retrying inside). */
-  readonly unlink: (kind: SecondPassKind, names: string[]) => Promise<void>;
+  /** Runs one due second pass of `kind`, its names grouped by mapping; resolves once Redis acknowledged (retrying inside). */
+  readonly unlink: (kind: SecondPassKind, groups: NameGroup[]) => Promise<void>;
   /** A second pass that failed for good (fatal error, shutdown). */
   readonly onError: (err: unknown) => void;
   readonly now?: () => number;
@@ -18,9 +19,9 @@ export class SecondDeletes {
 
   constructor(private readonly opts: SecondDeletesOptions) {}
 
-  /** Deletes `names` again after `delayMs` (undefined = the worker's delay); `done` once acknowledged. */
-  schedule(delayMs: number | undefined, kind: SecondPassKind, names: readonly string[], done: () => void): void {
-    this.#scheduler(delayMs ?? this.opts.defaultDelayMs, kind).schedule(names, done);
+  /** Deletes the names again after `delayMs` (undefined = the worker's delay); `done` once acknowledged. */
+  schedule(delayMs: number | undefined, kind: SecondPassKind, groups: readonly NameGroup[], done: () => void): void {
+    this.#scheduler(delayMs ?? this.opts.defaultDelayMs, kind).schedule(groups, done);
   }
 
   #scheduler(delayMs: number, kind: SecondPassKind): SecondDeleteScheduler {
@@ -29,7 +30,7 @@ export class SecondDeletes {
     if (!s) {
       s = new SecondDeleteScheduler({
         delayMs,
-        unlink: (names) => this.opts.unlink(kind, names),
+        unlink: (groups) => this.opts.unlink(kind, groups),
         onError: this.opts.onError,
         ...(this.opts.now ? { now: this.opts.now } : {}),
       });
@@ -43,6 +44,16 @@ export class SecondDeletes {
     let n = 0;
     for (const s of this.#schedulers.values()) n += s.pendingKeys;
     return n;
+  }
+
+  /** When the oldest pending second delete's first delete was acknowledged (undefined: none pending). */
+  oldestPendingSince(): number | undefined {
+    let oldest: number | undefined;
+    for (const s of this.#schedulers.values()) {
+      const t = s.oldestPendingSince();
+      if (t !== undefined && (oldest === undefined || t < oldest)) oldest = t;
+    }
+    return oldest;
   }
 
   /** Resolves once every scheduled second delete was done (each at its time). */

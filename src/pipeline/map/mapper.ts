@@ -1,12 +1,16 @@
 import type { Logger } from 'pino';
-import { recordRef, type Decoded, type RecordDecoder, type SourceRecord } from '../../domain/types.js';
-import { collect, type SkippedTemplate } from '../../mapping/evaluate.js';
+import { recordRef, type ChangeEvent, type Decoded, type RecordDecoder, type SourceRecord } from '../../domain/types.js';
+import { collect, evaluate, type SkippedTemplate } from '../../mapping/evaluate.js';
+import { ambiguousBefore, identityFor, ReplicaIdentityMemory } from '../../mapping/replica-identity.js';
+import type { Inspector } from '../verify/inspector.js';
+import { changeVersion, txIdOf } from '../verify/row-version.js';
 import type { MappingSet } from '../../mapping/mapping-set.js';
 import { TemplateRenderError } from '../../mapping/template.js';
 import { RateLimitedWarn } from '../../telemetry/rate-limited.js';
 import type { Stats } from '../../telemetry/stats.js';
 import { backoffDelay, sleep, type BackoffOptions } from '../../util/backoff.js';
 import { heartbeatOf, SourceInterrupt } from '../control/interrupt.js';
+import { OutageLog } from '../control/outage.js';
 import { AbortedError } from '../control/retry.js';
 import type { Readiness } from '../control/readiness.js';
 import { DecodeError, DecoderUnavailableError } from '../decode/errors.js';
@@ -22,6 +26,8 @@ export interface MapperOptions {
   /** A record value larger than this is poison (`too_large`). */
   readonly maxRecordBytes: number;
   readonly backoff: BackoffOptions;
+  /** How often an ongoing Schema Registry outage is logged (default 5 s). */
+  readonly outageLogIntervalMs?: number;
 }
 
 export interface MapperDeps {
@@ -32,6 +38,8 @@ export interface MapperDeps {
   readonly readiness: Readiness;
   /** Aborted when the worker gives up work in flight. */
   readonly signal: AbortSignal;
+  /** The inspector (--verify-sample): a sampled change's keys are queued into the plan. */
+  readonly inspector?: Inspector;
 }
 
 /**
@@ -41,11 +49,15 @@ export interface MapperDeps {
  */
 export class RecordMapper {
   readonly #warn: RateLimitedWarn;
+  readonly #registryOutage: OutageLog;
+  /** Each table's replica identity as the stream showed it (its latest update). */
+  readonly #identities = new ReplicaIdentityMemory();
   /** The record being mapped (for the warning of a template that rendered no name). */
   #current: SourceRecord | undefined;
 
   constructor(private readonly opts: MapperOptions, private readonly deps: MapperDeps) {
     this.#warn = new RateLimitedWarn(deps.logger);
+    this.#registryOutage = new OutageLog(deps.logger, { service: 'schema registry', intervalMs: opts.outageLogIntervalMs ?? 5_000 });
   }
 
   /** A fresh plan for one batch. */
@@ -102,6 +114,7 @@ export class RecordMapper {
     const { logger, stats, signal } = this.deps;
     let pending = first;
     let release: (() => void) | undefined;
+    let waiting: (() => void) | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -109,6 +122,8 @@ export class RecordMapper {
         } catch (e) {
           if (!(e instanceof DecoderUnavailableError)) throw e;
           release ??= this.deps.readiness.hold('registry');
+          waiting ??= this.#registryOutage.begin({ what: 'decode', partition: `${record.topic}/${record.partition}` });
+          this.#registryOutage.failed(e);
           stats.inc('registry_retries');
           const delay = backoffDelay(attempt, this.opts.backoff);
           if (attempt % 10 === 0) logger.warn({ at: recordRef(record), attempt, retryInMs: delay, err: e }, 'decoder unavailable (schema registry); retrying');
@@ -120,6 +135,7 @@ export class RecordMapper {
         }
       }
     } finally {
+      waiting?.();
       if (release) {
         release();
         logger.info({ at: recordRef(record) }, 'decoder available again');
@@ -134,7 +150,7 @@ export class RecordMapper {
       stats.inc('skipped_records', { reason: decoded.reason });
       return DONE;
     }
-    const event = decoded.event;
+    const event = this.#identities.apply(decoded.event);
     const namedBefore = plan.named;
     this.#current = record;
     let matched: number;
@@ -145,12 +161,53 @@ export class RecordMapper {
       throw e; // becomes `internal` poison in #poisonOf
     }
     plan.countEvent(event.table, event.op);
+    if (matched > 0 && (event.op === 'd' || event.identityHint)) this.#checkIdentity(record, event);
     if (matched === 0) {
       stats.inc('unmapped_events', { table: event.table });
       logger.debug({ table: event.table, at: recordRef(record) }, 'no mapping for table; skipped');
     }
     if (event.sourceTsMs !== undefined && plan.named > namedBefore) plan.sourceTimes.push(event.sourceTsMs);
+    if (this.deps.inspector && plan.named > namedBefore && this.deps.inspector.sampled()) this.#sample(event, record, plan);
     return DONE;
+  }
+
+  /** A sampled change: its keys per mapping, with the row version it wrote (the slow path, for sampled changes only). */
+  #sample(event: ChangeEvent, record: SourceRecord, plan: BatchPlan): void {
+    const mappings = this.deps.mappings.forTable(event.table);
+    const txId = mappings.some((m) => m.versionColumn === 'xmin') ? txIdOf(record.value) : undefined;
+    for (const r of evaluate(event, this.deps.mappings).results) {
+      if (!r.fired || r.keys.length === 0) continue;
+      const m = mappings.find((x) => x.name === r.mapping);
+      const version = m ? changeVersion(event, m, txId) : undefined;
+      for (const key of r.keys) plan.verify.push({ mapping: r.mapping, key, version });
+    }
+  }
+
+  /**
+   * Says when a delete's before image was ambiguous (it may hold only the key) and nothing told the
+   * table's identity — it was read as a full row — and when an update contradicts a mapping's
+   * declared replica_identity (the stream wins). Rate-limited per table and mapping.
+   */
+  #checkIdentity(record: SourceRecord, event: ChangeEvent): void {
+    for (const m of this.deps.mappings.forTable(event.table)) {
+      if (!m.ops.has(event.op)) continue;
+      if (ambiguousBefore(event, identityFor(event, m.replicaIdentity))) {
+        this.deps.stats.inc('ambiguous_before_images', { table: event.table });
+        this.#warn.warn(
+          `ambiguous\u0000${event.table}`,
+          { table: event.table, mapping: m.name, at: recordRef(record) },
+          'a delete whose before image may hold only the key (REPLICA IDENTITY DEFAULT: every non-key column null, empty or its default) of a table whose identity is not known yet: read as the full old row. Declare replica_identity (full or default) in the mapping',
+        );
+        return;
+      }
+      if (event.identityHint && m.replicaIdentity && m.replicaIdentity !== event.identityHint) {
+        this.#warn.warn(
+          `contradicts\u0000${m.name}\u0000${event.table}`,
+          { table: event.table, mapping: m.name, declared: m.replicaIdentity, seen: event.identityHint, at: recordRef(record) },
+          `mapping "${m.name}" declares replica_identity ${m.replicaIdentity}, but an update of ${event.table} ${event.identityHint === 'full' ? 'carries' : 'has no'} a before image: the table's identity is ${event.identityHint.toUpperCase()}; the worker follows the stream (fix the mapping)`,
+        );
+      }
+    }
   }
 
   #templateSkipped(s: SkippedTemplate): void {

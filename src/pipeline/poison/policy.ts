@@ -40,7 +40,7 @@ export class PoisonPolicy {
     const dlq = this.deps.deadLetter!;
     const stack = poison.cause instanceof Error ? poison.cause.stack : undefined;
     await this.deps.retry(() => dlq.send(record, { code: poison.code, message: poison.message, ...(stack ? { stack } : {}) }), batch);
-    logger.warn({ at: recordRef(record), code: poison.code, err: { message: poison.message } }, 'poison record dead-lettered');
+    logger.warn({ at: recordRef(record), code: poison.code, err: poison }, 'poison record dead-lettered');
     return 'continue';
   }
 }

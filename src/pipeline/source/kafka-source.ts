@@ -44,7 +44,7 @@ export class KafkaSource implements Source {
     });
     c.on(c.events.CRASH, (e) => {
       const { error, restart } = e.payload as { error: Error; restart: boolean };
-      this.logger.warn({ err: { message: error.message, name: error.name }, restart }, 'kafka consumer crashed');
+      this.logger.warn({ err: error, restart }, 'kafka consumer crashed');
       if (!restart) events.onCrash(error);
     });
     await c.connect();

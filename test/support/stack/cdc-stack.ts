@@ -72,12 +72,25 @@ export async function startCdcStack(opts: CdcStackOptions = {}): Promise<CdcStac
   const prefix = opts.topicPrefix ?? `shop${Math.random().toString(36).slice(2, 7)}`;
   const started: { stop(): Promise<void> }[] = [];
   try {
-    const [[postgres, pgMs], [kafka, kafkaMs], [redisServer, redisMs]] = await Promise.all([
-      timed(() => startPostgres({ logical: true })),
-      timed(() => startKafka(opts.kafka)),
-      timed(() => startRedis()),
-    ]);
-    started.push(postgres, kafka, { stop: () => redisServer.cleanup() });
+    // Each server is tracked as soon as it is up: when another fails to start, those are stopped too
+    // (else they outlive the failed start, and keep the test process alive).
+    const track = async <T>(start: () => Promise<T>, stop: (v: T) => Promise<void>): Promise<[T, number]> => {
+      const r = await timed(start);
+      started.push({ stop: () => stop(r[0]) });
+      return r;
+    };
+    const servers = await Promise.allSettled([
+      track(() => startPostgres({ logical: true }), (p) => p.stop()),
+      track(() => startKafka(opts.kafka), (k) => k.stop()),
+      track(() => startRedis(), (r) => r.cleanup()),
+    ] as const);
+    const failed = servers.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [[postgres, pgMs], [kafka, kafkaMs], [redisServer, redisMs]] = servers.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+      [Awaited<ReturnType<typeof startPostgres>>, number],
+      [Awaited<ReturnType<typeof startKafka>>, number],
+      [Awaited<ReturnType<typeof startRedis>>, number],
+    ];
     await postgres.exec(`CREATE DATABASE ${STACK_DB}`);
     await postgres.exec(readFileSync(join(repoRoot(), 'docker', 'postgres', 'init.sql'), 'utf8'), STACK_DB);
     if (opts.initSql) await postgres.exec(opts.initSql, STACK_DB);

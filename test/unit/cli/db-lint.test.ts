@@ -101,3 +101,38 @@ describe('mappings validate --database: the rules over a catalog', () => {
     assert.equal(redactUrl('postgres://h/db'), 'postgres://h/db');
   });
 });
+
+describe('mappings validate --database: a declared replica_identity', () => {
+  it('must match the table: full on a DEFAULT table and default on a FULL table are warnings at the field', () => {
+    const text = `mappings:
+  - name: a
+    table: app.a
+    keys: ["a:{id}"]
+    replica_identity: full
+  - name: b
+    table: app.b
+    keys: ["b:{id}"]
+    replica_identity: default
+  - name: c
+    table: app.c
+    keys: ["c:{id}"]
+    replica_identity: default
+  - name: d
+    table: app.d
+    keys: ["d:{id}"]
+    replica_identity: full
+`;
+    const set = new MappingSet(parseMappingFile('m.yaml', text).mappings);
+    const cat: Catalog = new Map([
+      table('app', 'a', ['id'], 'd', ['id']),
+      table('app', 'b', ['id'], 'f', ['id']),
+      table('app', 'c', ['id'], 'i', ['id'], ['id']),
+      table('app', 'd', ['id'], 'f', ['id']),
+    ]);
+    const problems = lintAgainstCatalog(set, cat, new Map([['m.yaml', mappingPositions('m.yaml', text)]])).map(formatProblem);
+    assert.deepEqual(problems, [
+      'm.yaml:5:23 warning: mapping "a": replica_identity full, but table app.a has REPLICA IDENTITY DEFAULT (key: id): its deletes carry only the key, and their placeholders (empty values) would be rendered into keys (replica_identity: default, or ALTER TABLE app.a REPLICA IDENTITY FULL)',
+      'm.yaml:9:23 warning: mapping "b": replica_identity default, but table app.b has REPLICA IDENTITY FULL: a delete whose other columns are empty would be read as key-only and its non-key keys left cached until an update shows FULL (replica_identity: full)',
+    ]);
+  });
+});

@@ -59,10 +59,22 @@ describe('explain over Debezium fixtures (decode → map, no Kafka or Redis)', (
       assert.equal(r['op'], 'r');
     });
 
-    it(`REPLICA IDENTITY DEFAULT delete renders no key from placeholder columns (${variant})`, async () => {
+    it(`a delete image of empty values, identity unknown: read as the full row, and says it was ambiguous (${variant})`, async () => {
       const d = await explain(`delete-default-${variant}.json`);
-      assert.deepEqual(sorted(d['keys']), ['customer:1003', 'customers:count']);
-      assert.deepEqual((d['skipped'] as { reason: string }[]).map((s) => s.reason), ['key_only_image', 'key_only_image']);
+      assert.deepEqual(sorted(d['keys']), ['customer:1003', 'customer:email:', 'customers:count']);
+      assert.deepEqual(d['tags'], ['customers:last-name:']);
+      assert.deepEqual(d['skipped'], []);
+      const m = byName(d, 'customers');
+      assert.equal(m.beforeImage?.read, 'full');
+      assert.match(m.beforeImage?.because ?? '', /nothing tells the table's identity: read as the full old row \(declare replica_identity/);
+    });
+
+    it(`REPLICA IDENTITY DEFAULT declared (replica_identity: default): the delete renders no key from placeholder columns (${variant})`, async () => {
+      const declared = new MappingSet(parseMappingFile('m.yaml', MAPPINGS.replaceAll('    table: inventory.customers\n', '    table: inventory.customers\n    replica_identity: default\n')).mappings);
+      const [d] = await explainFiles([fixturePath('debezium', `delete-default-${variant}.json`)], declared);
+      assert.deepEqual(sorted(d!['keys']), ['customer:1003', 'customers:count']);
+      assert.deepEqual((d!['skipped'] as { reason: string }[]).map((s) => s.reason), ['key_only_image', 'key_only_image']);
+      assert.equal(byName(d!, 'customers').beforeImage?.read, 'key-only');
     });
   }
 
@@ -105,6 +117,16 @@ describe('explain over Debezium fixtures (decode → map, no Kafka or Redis)', (
     assert.equal((await explain('transaction-end-with-schema.json'))['reason'], 'transaction');
     assert.equal((await explain('logical-message-no-schema.json'))['reason'], 'message');
     assert.equal((await explain('create-in-transaction-no-schema.json'))['result'], 'event');
+  });
+
+  it('a record file whose JSON names a key twice says so, with its line, instead of "value has no op field"', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'explain-dup-'));
+    await writeFile(join(dir, 'dup.json'), '{"topic": "shop.inventory.customers",\n "key": {"id": 1},\n "value": {"op": "c", "after": {"id": 1, "email": "a@x"}, "source": {"schema": "inventory", "table": "customers"},\n   "op": "u"}}\n');
+    const [line] = await explainFiles([join(dir, 'dup.json')], set);
+    assert.equal(line!.result, 'error');
+    assert.equal(line!['code'], 'duplicate_key');
+    assert.match(String(line!['error']), /^line 4, column 4: duplicate key "op"/);
+    assert.doesNotMatch(String(line!['error']), /has no "op" field/);
   });
 
   it('reports an undecodable file as an error line', async () => {
@@ -151,7 +173,8 @@ describe('explain: each matched mapping and each template', () => {
   });
 
   it('a key-only delete: the email template gives no name, and says why', async () => {
-    const d = await explain('delete-default-no-schema.json');
+    const declared = new MappingSet(parseMappingFile('m.yaml', MAPPINGS.replaceAll('    table: inventory.customers\n', '    table: inventory.customers\n    replica_identity: default\n')).mappings);
+    const [d] = (await explainFiles([fixturePath('debezium', 'delete-default-no-schema.json')], declared)) as [ExplainLine];
     const email = byName(d, 'customers').templates.find((x) => x.template.startsWith('customer:email:'))!;
     assert.deepEqual(email.names, []);
     assert.deepEqual(email.skipped.map((s) => s.reason), ['key_only_image']);

@@ -299,6 +299,8 @@ describe('Grafana dashboard deploy/grafana/cdc-invalidator.json', () => {
     assert.ok(uses('cdc_invalidator_poison_records_total', 'code'));
     assert.ok(uses('cdc_invalidator_templates_skipped_total', 'mapping', 'reason'));
     assert.ok(uses('cdc_invalidator_commits_total'));
+    assert.ok(uses('cdc_invalidator_first_pass_hits_total', 'mapping'));
+    assert.ok(uses('cdc_invalidator_second_pass_removals_total', 'mapping'));
     assert.ok(uses('cdc_invalidator_redis_retries_total'));
     assert.ok(uses('cdc_invalidator_process_resident_memory_bytes'));
     assert.ok(uses('cdc_invalidator_process_cpu_seconds_total'));

@@ -19,7 +19,7 @@ const set = mappingSet(`mappings:
 `);
 
 function ev(e: Partial<ChangeEvent> & Pick<ChangeEvent, 'op'>): ChangeEvent {
-  return { table: 'inventory.customers', before: null, after: null, keyColumns: ['id'], beforeKeyOnly: false, ...e };
+  return { table: 'inventory.customers', before: null, after: null, keyColumns: ['id'], beforeLooksKeyOnly: false, beforeSchemaKnown: false, ...e };
 }
 
 describe('evaluate: event → keys', () => {
@@ -35,11 +35,32 @@ describe('evaluate: event → keys', () => {
   });
 
   it('delete with REPLICA IDENTITY DEFAULT renders only key columns of the key-only before image', () => {
-    const p = evaluate(ev({ op: 'd', before: { id: 1, email: '' }, beforeKeyOnly: true }), set);
+    const p = evaluate(ev({ op: 'd', before: { id: 1, email: '' }, beforeLooksKeyOnly: true, learnedIdentity: 'default' }), set);
     assert.deepEqual(p.keys, ['customer:1', 'customers:all']);
     assert.deepEqual(p.skipped, [
       { mapping: 'customers', kind: 'key', template: 'customer:email:{email}', image: 'before', reason: 'key_only_image', column: 'email' },
     ]);
+  });
+
+  it('a delete image that looks key-only of a table whose identity is unknown is read as the full row: a FULL row of empty values keeps its keys', () => {
+    // {email: ''} is what a DEFAULT delete carries for a NOT NULL text column, and what a FULL row with an empty email holds.
+    const p = evaluate(ev({ op: 'd', before: { id: 1, email: '' }, beforeLooksKeyOnly: true }), set);
+    assert.deepEqual(p.keys, ['customer:1', 'customer:email:', 'customers:all']);
+    assert.deepEqual(p.skipped, []);
+  });
+
+  it('the table identity decides an ambiguous image: learned from the stream, else declared (replica_identity); the stream wins', () => {
+    const declared = (identity: string) =>
+      new MappingSet(parseMappingFile('m.yaml', `mappings:\n  - name: c\n    table: inventory.customers\n    keys: ["customer:{id}", "customer:email:{email}"]\n    replica_identity: ${identity}\n`).mappings);
+    const image = { op: 'd' as const, before: { id: 1, email: '' }, beforeLooksKeyOnly: true };
+    assert.deepEqual(evaluate(ev(image), declared('default')).keys, ['customer:1']);
+    assert.deepEqual(evaluate(ev(image), declared('full')).keys, ['customer:1', 'customer:email:']);
+    assert.deepEqual(evaluate(ev({ ...image, learnedIdentity: 'full' }), declared('default')).keys, ['customer:1', 'customer:email:'], 'an update with a before image showed FULL');
+    assert.deepEqual(evaluate(ev({ ...image, learnedIdentity: 'default' }), declared('full')).keys, ['customer:1']);
+    // Under DEFAULT with the schema at hand, a column holding anything but its placeholder is real: a full row.
+    assert.deepEqual(evaluate(ev({ op: 'd', before: { id: 1, email: 'a@x' }, beforeSchemaKnown: true, learnedIdentity: 'default' }), set).keys, ['customer:1', 'customer:email:a@x', 'customers:all']);
+    // Without the schema, a known DEFAULT identity is trusted (a NOT NULL DEFAULT 7 column arrives as 7).
+    assert.deepEqual(evaluate(ev({ op: 'd', before: { id: 1, email: 'a@x' }, learnedIdentity: 'default' }), set).keys, ['customer:1', 'customers:all']);
   });
 
   it('delete with REPLICA IDENTITY FULL renders every template from before', () => {
@@ -93,7 +114,7 @@ describe('evaluate: the mapping language', () => {
     on_truncate:
       versions: ["ns:orders:all"]
 `);
-  const p = (e: Partial<ChangeEvent> & Pick<ChangeEvent, 'op'>) => evaluate({ table: 'inventory.products', before: null, after: null, keyColumns: ['id'], beforeKeyOnly: false, ...e }, lang);
+  const p = (e: Partial<ChangeEvent> & Pick<ChangeEvent, 'op'>) => evaluate({ table: 'inventory.products', before: null, after: null, keyColumns: ['id'], beforeLooksKeyOnly: false, beforeSchemaKnown: false, ...e }, lang);
 
   it('renders keys, tags and versions and merges every mapping that matches', () => {
     const r = p({ op: 'c', after: { id: 1, category_id: 7, price: 10 } });
@@ -122,10 +143,10 @@ describe('evaluate: the mapping language', () => {
   });
 
   it('globs match schema-per-tenant tables; truncate applies on_truncate', () => {
-    const o = evaluate({ table: 'tenant_42.orders', op: 'd', before: { id: 5, tenant_id: 42 }, after: null, keyColumns: ['id'], beforeKeyOnly: false }, lang);
+    const o = evaluate({ table: 'tenant_42.orders', op: 'd', before: { id: 5, tenant_id: 42 }, after: null, keyColumns: ['id'], beforeLooksKeyOnly: false, beforeSchemaKnown: false }, lang);
     assert.deepEqual([o.keys, o.versions], [['order:42:5'], ['ns:orders:42']]);
-    assert.deepEqual(evaluate({ table: 'public.orders', op: 'c', before: null, after: { id: 1 }, keyColumns: null, beforeKeyOnly: false }, lang).mappings, []);
-    const t = evaluate({ table: 'tenant_7.orders', op: 't', before: null, after: null, keyColumns: null, beforeKeyOnly: false }, lang);
+    assert.deepEqual(evaluate({ table: 'public.orders', op: 'c', before: null, after: { id: 1 }, keyColumns: null, beforeLooksKeyOnly: false, beforeSchemaKnown: false }, lang).mappings, []);
+    const t = evaluate({ table: 'tenant_7.orders', op: 't', before: null, after: null, keyColumns: null, beforeLooksKeyOnly: false, beforeSchemaKnown: false }, lang);
     assert.deepEqual([t.keys, t.versions], [[], ['ns:orders:all']]);
   });
 });

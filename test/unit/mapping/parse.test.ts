@@ -21,7 +21,7 @@ describe('mapping file parser', () => {
 
   it('points at file:line:col for each problem', () => {
     assert.deepEqual(messages('mappings:\n  - name: x\n    table: nodot\n    keys: ["a:{id"]\n    kyes: []\n'), [
-      'm.yaml:5:5 unknown field "kyes" (known: name, table, keys, tags, versions, ops, when, second_delete_delay, on_truncate, version_column)',
+      'm.yaml:5:5 unknown field "kyes" (known: name, table, keys, tags, versions, ops, when, second_delete_delay, on_truncate, replica_identity, version_column)',
       'm.yaml:3:12 table "nodot" must be written schema.table (e.g. inventory.customers or tenant_*.orders)',
       'm.yaml:4:15 keys template "a:{id": unclosed "{" (write "{{" for a literal brace)',
     ]);
@@ -68,5 +68,45 @@ describe('mapping file parser', () => {
     const r = parseMappingFile('m.yaml', 'mappings:\n  - name: ok\n    table: a.b\n    keys: ["k:{id}"]\n  - name: bad\n    table: a.b\n    keys: ["k:{"]\n');
     assert.deepEqual(r.mappings.map((m) => m.name), ['ok']);
     assert.equal(r.problems.filter((p) => p.severity === 'error').length, 1);
+  });
+});
+
+describe('YAML features and YAML mistakes', () => {
+  it('an alias (keys: *k) is read as the list it names, in every field', () => {
+    const r = parseMappingFile(
+      'm.yaml',
+      'mappings:\n  - name: a\n    table: s.a\n    ops: &ops [c, u, d]\n    keys: &k ["k:{id}", "k:email:{email}"]\n    second_delete_delay: &delay 2s\n  - name: b\n    table: s.b\n    ops: *ops\n    keys: *k\n    tags: ["t:{id}"]\n    second_delete_delay: *delay\n',
+    );
+    assert.deepEqual(r.problems.filter((p) => p.severity === 'error').map(formatProblem), []);
+    const b = r.mappings.find((m) => m.name === 'b')!;
+    assert.deepEqual(b.keys.map((k) => k.source), ['k:{id}', 'k:email:{email}']);
+    assert.deepEqual([...b.ops], ['c', 'u', 'd']);
+    assert.equal(b.secondDeleteDelayMs, 2_000);
+    const items = parseMappingFile('m.yaml', 'mappings:\n  - &one\n    name: a\n    table: s.a\n    ops: [c]\n    keys: [&t "k:{id}", "x"]\n  - name: b\n    table: s.b\n    ops: [c]\n    keys: [*t]\n');
+    assert.deepEqual(items.problems.map(formatProblem), []);
+    assert.deepEqual(items.mappings.find((m) => m.name === 'b')!.keys.map((k) => k.source), ['k:{id}']);
+  });
+
+  it('a second YAML document is reported in our words at its line, not as the library\'s API advice', () => {
+    const m = messages('mappings:\n  - name: a\n    table: s.a\n    ops: [c]\n    keys: ["k:{id}"]\n---\nmappings: []\n');
+    assert.equal(m.length, 1);
+    assert.match(m[0]!, /^m\.yaml:6:1 a second YAML document starts here \("---"\)/);
+    assert.doesNotMatch(m[0]!, /parseAllDocuments/);
+  });
+
+  it('a YAML merge key (<<) is named as such', () => {
+    const m = messages('mappings:\n  - name: a\n    table: s.a\n    ops: [c]\n    keys: ["k:{id}"]\n    <<: {tags: ["t"]}\n');
+    assert.ok(m.some((x) => /^m\.yaml:6:5 YAML merge keys \("<<: \*anchor"\) are not supported/.test(x)), m.join('\n'));
+  });
+});
+
+describe('replica_identity', () => {
+  it('takes full or default; anything else is an error at its position', () => {
+    const ok = parseMappingFile('m.yaml', 'mappings:\n  - name: a\n    table: s.a\n    ops: [c, u, d]\n    keys: ["k:{id}"]\n    replica_identity: DEFAULT\n');
+    assert.equal(ok.mappings[0]!.replicaIdentity, 'default');
+    assert.equal(parseMappingFile('m.yaml', 'mappings:\n  - name: a\n    table: s.a\n    ops: [c, u, d]\n    keys: ["k:{id}"]\n').mappings[0]!.replicaIdentity, undefined);
+    assert.deepEqual(messages('mappings:\n  - name: a\n    table: s.a\n    ops: [c, u, d]\n    keys: ["k:{id}"]\n    replica_identity: nothing\n'), [
+      'm.yaml:6:23 replica_identity must be full or default (the table\'s REPLICA IDENTITY: DEFAULT, and NOTHING or USING INDEX, are "default")',
+    ]);
   });
 });

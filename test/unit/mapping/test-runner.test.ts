@@ -213,8 +213,11 @@ describe('mapping test files: run', () => {
   it('runs the production decoder: key-only delete images, TOAST, int64 beyond 2^53, globs, truncate', async () => {
     const rs = await run(`tests:
   - name: key-only delete
-    event: {table: app.users, op: d, key: [id], before: {id: 5, email: "", org_id: 0}}
+    event: {table: app.users, op: d, key: [id], before: {id: 5, email: "", org_id: 0}, replica_identity: default}
     expect: {keys: ["user:5"], tags: []}
+  - name: the same image of a table whose identity is unknown is a full row
+    event: {table: app.users, op: d, key: [id], before: {id: 5, email: "", org_id: 0}}
+    expect: {keys: ["user:5", "user:email:"], tags: ["org:0:members"]}
   - name: full delete
     event: {table: app.users, op: d, key: [id], before: {id: 5, email: E, org_id: 3}}
     expect: {keys: ["user:5", "user:email:e"], tags: ["org:3:members"]}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
+import protobuf from 'protobufjs';
 import { recordFromText } from '../../../src/mapping/record-input.js';
 import { decodeDebeziumJson } from '../../../src/pipeline/decode/debezium-json.js';
 import { DecodeError, DecoderUnavailableError } from '../../../src/pipeline/decode/errors.js';
@@ -205,17 +206,59 @@ message Envelope {
     const { id } = await client.registry.register({ type: SchemaType.PROTOBUF, schema: proto }, { subject: 'shop.inventory.customers-value' });
     const row = { id: 1005, first_name: 'Anne', last_name: 'Kretchmar', email: 'Anne@Example.com' };
     const envelope = { before: null, after: row, source: { schema: 'inventory', table: 'customers', ts_ms: 1793614100000 }, op: 'c', ts_ms: 1793614100100 };
-    const encoded = await client.registry.encode(id, { ...envelope, before: undefined });
-    // The Confluent serializer writes message indexes ([0] → one 0 byte) after the schema id.
-    const confluentFramed = Buffer.concat([encoded.subarray(0, 5), Buffer.from([0]), encoded.subarray(5)]);
+    // Encoded as Confluent's ProtobufSerializer does: field names as in the .proto, message indexes after the schema id.
+    const writer = protobuf.parse(proto, { keepCase: true }).root.lookupType('shop.inventory.customers.Envelope');
+    const message = Buffer.from(writer.encode(writer.fromObject({ ...envelope, before: undefined })).finish());
     const key = Buffer.from(JSON.stringify({ id: 1005 }));
     const expected = decodeDebeziumJson(record('shop.inventory.customers', key, Buffer.from(JSON.stringify(envelope))));
     assert.equal(expected.kind, 'change');
-    for (const value of [encoded, confluentFramed]) {
-      assert.deepEqual(await decoder('auto')(record('shop.inventory.customers', key, value)), expected);
+    // [0] is written as one 0 byte; the long form (count 1, index 0: zigzag 2, 0) means the same.
+    for (const indexes of [[0], [2, 0]]) {
+      const value = frame(id, Buffer.concat([Buffer.from(indexes), message]));
+      assert.deepEqual(await decoder('auto')(record('shop.inventory.customers', key, value)), expected, `indexes ${indexes.join(',')}`);
     }
-    const bad = await errorOf(decoder('avro')(record('shop.inventory.customers', key, frame(id, Buffer.from([0x0a, 0xff, 0xff])))));
+    const bad = await errorOf(decoder('avro')(record('shop.inventory.customers', key, frame(id, Buffer.from([0, 0x0a, 0xff, 0xff])))));
     assert.ok(bad instanceof DecodeError && bad.code === 'invalid_protobuf', bad.message);
+    const noSuchMessage = await errorOf(decoder('avro')(record('shop.inventory.customers', key, frame(id, Buffer.concat([Buffer.from([2, 2]), message])))));
+    assert.ok(noSuchMessage instanceof DecodeError && /message index 1 names no message/.test(noSuchMessage.message), noSuchMessage.message);
+    // Each schema is parsed with keepCase on its own: protobufjs' process-wide defaults stay as they were.
+    assert.equal((protobuf.parse as unknown as { defaults: { keepCase: boolean } }).defaults.keepCase, false);
+  });
+
+  it('a Protobuf schema with a reference (an imported .proto) decodes with the field names of both files', async () => {
+    const common = 'syntax = "proto3";\npackage shop.common;\nmessage Source {\n  string schema = 1;\n  string table = 2;\n  int64 ts_ms = 3;\n}\n';
+    const main = `syntax = "proto3";
+package shop.inventory.orders;
+import "shop/common/source.proto";
+
+message Envelope {
+  Value before = 1;
+  Value after = 2;
+  shop.common.Source source = 3;
+  string op = 4;
+
+  message Value {
+    int64 order_id = 1;
+    string customer_email = 2;
+  }
+}
+`;
+    const client = new RegistryClient({ url: registry.url, timeoutMs: 5_000 });
+    await client.registry.register({ type: SchemaType.PROTOBUF, schema: common }, { subject: 'shop/common/source.proto' });
+    const { id } = await client.registry.register(
+      { type: SchemaType.PROTOBUF, schema: main, references: [{ name: 'shop/common/source.proto', subject: 'shop/common/source.proto', version: 1 }] },
+      { subject: 'shop.inventory.orders-value' },
+    );
+    const root = new protobuf.Root();
+    protobuf.parse(common, root, { keepCase: true });
+    protobuf.parse(main, root, { keepCase: true });
+    const writer = root.lookupType('shop.inventory.orders.Envelope');
+    const envelope = { after: { order_id: 7, customer_email: 'a@x' }, source: { schema: 'inventory', table: 'orders', ts_ms: 1 }, op: 'c' };
+    const value = frame(id, Buffer.concat([Buffer.from([0]), Buffer.from(writer.encode(writer.fromObject(envelope)).finish())]));
+    const got = await decoder('avro')(record('shop.inventory.orders', Buffer.from('{"order_id":7}'), value));
+    assert.equal(got.kind, 'change');
+    assert.deepEqual(got.kind === 'change' && got.event.after, { order_id: 7, customer_email: 'a@x' });
+    assert.equal(got.kind === 'change' && got.event.table, 'inventory.orders');
   });
 
   it('JSON Schema values (JsonSchemaConverter) decode to the same event as the JSON converter, and are checked against their schema', async () => {

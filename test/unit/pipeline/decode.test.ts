@@ -35,7 +35,8 @@ describe('Debezium JSON decoder', () => {
     assert.equal(d.event.op, 'c');
     assert.equal(d.event.table, 'inventory.customers');
     assert.deepEqual(d.event.keyColumns, ['id']);
-    assert.equal(d.event.beforeKeyOnly, false);
+    assert.equal(d.event.beforeLooksKeyOnly, false);
+    assert.equal(d.event.identityHint, undefined);
   });
 
   it('decodes the envelope with the JSON converter schema (key too)', () => {
@@ -45,12 +46,21 @@ describe('Debezium JSON decoder', () => {
     assert.equal(d.kind, 'change');
     if (d.kind !== 'change') return;
     assert.deepEqual(d.event.keyColumns, ['id']);
-    assert.equal(d.event.beforeKeyOnly, true, 'REPLICA IDENTITY DEFAULT delete: key-only before image');
+    assert.equal(d.event.beforeLooksKeyOnly, true, 'REPLICA IDENTITY DEFAULT delete: the image may be key-only');
   });
 
   it('a full before image is not key-only', () => {
     const d = decodeDebeziumJson(rec({ before: { id: 1, email: 'a@x', n: 0 }, after: null, source, op: 'd' }));
-    assert.ok(d.kind === 'change' && d.event.beforeKeyOnly === false);
+    assert.ok(d.kind === 'change' && d.event.beforeLooksKeyOnly === false);
+  });
+
+  it('an update tells the table identity: no before image = DEFAULT, a before image = FULL', () => {
+    const def = decodeDebeziumJson(rec({ before: null, after: { id: 1, email: 'a' }, source, op: 'u' }));
+    const full = decodeDebeziumJson(rec({ before: { id: 1, email: 'b' }, after: { id: 1, email: 'a' }, source, op: 'u' }));
+    assert.equal(def.kind === 'change' && def.event.identityHint, 'default');
+    assert.equal(full.kind === 'change' && full.event.identityHint, 'full');
+    const flattened = decodeDebeziumJson(rec({ id: 1, email: 'a', __op: 'u', __table: 'customers', __schema: 'inventory' }));
+    assert.equal(flattened.kind === 'change' && flattened.event.identityHint, undefined, 'a flattened update never has a before image: it tells nothing');
   });
 
   it('keeps int64 ids beyond 2^53 exact', () => {
@@ -127,8 +137,29 @@ describe('Debezium JSON decoder: REPLICA IDENTITY DEFAULT with column defaults',
     ];
     const schema = { type: 'struct', name: 'shop.inventory.customers.Envelope', fields: [{ type: 'struct', fields, field: 'before' }, { type: 'struct', fields, field: 'after' }] };
     const d = decodeDebeziumJson(rec({ schema, payload: { before: { id: 1, status: 'new', email: '' }, after: null, source, op: 'd' } }));
-    assert.ok(d.kind === 'change' && d.event.beforeKeyOnly === true);
+    assert.ok(d.kind === 'change' && d.event.beforeLooksKeyOnly === true && d.event.beforeSchemaKnown === true);
     const full = decodeDebeziumJson(rec({ schema, payload: { before: { id: 1, status: 'shipped', email: '' }, after: null, source, op: 'd' } }));
-    assert.ok(full.kind === 'change' && full.event.beforeKeyOnly === false);
+    assert.ok(full.kind === 'change' && full.event.beforeLooksKeyOnly === false);
+  });
+
+  it('with the schema each column is checked against its own placeholder: nullable null, NOT NULL its default or its type\'s empty value', () => {
+    const fields = [
+      { type: 'int32', optional: false, field: 'id' },
+      { type: 'string', optional: false, field: 'email' },
+      { type: 'int32', optional: false, field: 'n' },
+      { type: 'boolean', optional: false, field: 'active' },
+      { type: 'string', optional: true, field: 'nickname' },
+      { type: 'int32', optional: false, default: 7, field: 'level' },
+    ];
+    const schema = { type: 'struct', name: 'shop.inventory.accounts.Envelope', fields: [{ type: 'struct', fields, optional: true, field: 'before' }] };
+    const looks = (before: Record<string, unknown>) => {
+      const d = decodeDebeziumJson(rec({ schema, payload: { before, after: null, source, op: 'd' } }));
+      return d.kind === 'change' && d.event.beforeLooksKeyOnly;
+    };
+    assert.equal(looks({ id: 1, email: '', n: 0, active: false, nickname: null, level: 7 }), true, 'exactly what a DEFAULT delete carries');
+    assert.equal(looks({ id: 1, email: '', n: 0, active: false, nickname: '', level: 7 }), false, 'a nullable column holding "" is a real value');
+    assert.equal(looks({ id: 1, email: '', n: 0, active: false, nickname: null, level: 0 }), false, 'a column with a DEFAULT would hold it');
+    assert.equal(looks({ id: 1, email: 0, n: 0, active: false, nickname: null, level: 7 }), false, 'a text column never holds 0');
+    assert.equal(looks({ id: 1, email: '', n: false, active: false, nickname: null, level: 7 }), false);
   });
 });

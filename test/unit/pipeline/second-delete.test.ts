@@ -1,16 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SecondDeleteScheduler } from '../../../src/pipeline/invalidate/second-delete.js';
+import type { NameGroup } from '../../../src/pipeline/map/batch-plan.js';
 import { sleep } from '../../../src/util/backoff.js';
 
 
+/** Names of one mapping, as the batch plan hands them over. */
+const g = (names: string[], mapping = 'm'): NameGroup[] => [{ mapping, names }];
+
 function make(delayMs: number, unlink: (keys: string[]) => Promise<void> = async () => undefined) {
-  const calls: { at: number; keys: string[] }[] = [];
+  const calls: { at: number; keys: string[]; groups: NameGroup[] }[] = [];
   const errors: unknown[] = [];
   const s = new SecondDeleteScheduler({
     delayMs,
-    unlink: async (keys) => {
-      calls.push({ at: Date.now(), keys: [...keys].sort() });
+    unlink: async (groups) => {
+      const keys = groups.flatMap((x) => x.names);
+      calls.push({ at: Date.now(), keys: [...keys].sort(), groups });
       await unlink(keys);
     },
     onError: (e) => errors.push(e),
@@ -19,11 +24,21 @@ function make(delayMs: number, unlink: (keys: string[]) => Promise<void> = async
 }
 
 describe('second delete scheduler', () => {
+  it('keeps names grouped by mapping: one group per mapping in a pass, the calls of a tick merged', async () => {
+    const { s, calls } = make(40);
+    s.schedule([{ mapping: 'a', names: ['k1', 'k2'] }, { mapping: 'b', names: ['k3'] }], () => undefined);
+    s.schedule([{ mapping: 'b', names: ['k4'] }], () => undefined);
+    await s.drain();
+    assert.equal(calls.length, 1);
+    assert.deepEqual(calls[0]!.groups.map((x) => [x.mapping, [...x.names]]), [['a', ['k1', 'k2']], ['b', ['k3', 'k4']]]);
+    assert.equal(s.pendingKeys, 0);
+  });
+
   it('deletes the keys again after the delay and only then reports done', async () => {
     const { s, calls } = make(80);
     const t0 = Date.now();
     let doneAt = 0;
-    s.schedule(['a', 'b'], () => (doneAt = Date.now()));
+    s.schedule(g(['a', 'b']), () => (doneAt = Date.now()));
     assert.equal(s.pendingKeys, 2);
     await sleep(40);
     assert.equal(doneAt, 0);
@@ -39,10 +54,10 @@ describe('second delete scheduler', () => {
     const { s, calls } = make(300);
     const t0 = Date.now();
     const done: { id: number; at: number }[] = [];
-    s.schedule(['k'], () => done.push({ id: 1, at: Date.now() }));
+    s.schedule(g(['k']), () => done.push({ id: 1, at: Date.now() }));
     await sleep(120);
     const t1 = Date.now();
-    s.schedule(['k', 'j'], () => done.push({ id: 2, at: Date.now() }));
+    s.schedule(g(['k', 'j']), () => done.push({ id: 2, at: Date.now() }));
     await s.drain();
     assert.equal(calls.length, 2, JSON.stringify(calls));
     assert.deepEqual(calls[0]!.keys, ['k']);
@@ -57,11 +72,11 @@ describe('second delete scheduler', () => {
     const { s, calls } = make(60);
     const t0 = Date.now();
     let firstDone = 0;
-    s.schedule(['hot'], () => (firstDone = Date.now()));
-    s.schedule(['hot', 'x'], () => undefined); // same tick: the same pass
+    s.schedule(g(['hot']), () => (firstDone = Date.now()));
+    s.schedule(g(['hot', 'x']), () => undefined); // same tick: the same pass
     for (let i = 0; i < 10; i++) {
       await sleep(20);
-      s.schedule(['hot'], () => undefined);
+      s.schedule(g(['hot']), () => undefined);
     }
     await s.drain();
     assert.deepEqual(calls[0]!.keys, ['hot', 'hot', 'x']);
@@ -73,7 +88,7 @@ describe('second delete scheduler', () => {
   it('with delay 0 reports done at once and deletes nothing', () => {
     const { s, calls } = make(0);
     let done = false;
-    s.schedule(['a'], () => (done = true));
+    s.schedule(g(['a']), () => (done = true));
     assert.equal(done, true);
     assert.equal(calls.length, 0);
   });
@@ -83,7 +98,7 @@ describe('second delete scheduler', () => {
       throw new Error('boom');
     });
     let done = false;
-    s.schedule(['a'], () => (done = true));
+    s.schedule(g(['a']), () => (done = true));
     await s.drain();
     assert.equal(done, false);
     assert.equal(errors.length, 1);
@@ -92,7 +107,7 @@ describe('second delete scheduler', () => {
   it('abandoned work never reports done', async () => {
     const { s, calls } = make(30);
     let done = false;
-    s.schedule(['a'], () => (done = true));
+    s.schedule(g(['a']), () => (done = true));
     assert.equal(s.abandon(), 1);
     await sleep(60);
     assert.equal(done, false);

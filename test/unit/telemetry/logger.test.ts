@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeConfig, resolveRunConfig } from '../../../src/config/run-config.js';
+import kafkajs from 'kafkajs';
+import { PoisonRecordError } from '../../../src/pipeline/poison/poison.js';
+import { RedisSink } from '../../../src/pipeline/sink/redis-sink.js';
 import { createLogger, type LoggerOptions } from '../../../src/telemetry/logger.js';
+import { freePort } from '../../support/ports.js';
 
 /** A logger writing into an array of parsed lines. */
 function capture(opts: Omit<LoggerOptions, 'destination'> = {}): { lines: () => Record<string, unknown>[]; text: () => string; logger: ReturnType<typeof createLogger> } {
@@ -92,5 +96,56 @@ describe('key names and row values: only with --log-keys', () => {
     const { text, logger } = capture({ logKeys: true });
     logger.info({ config: { kafkaSecurity: { sasl: { password: 'still-secret' } } } }, 'x');
     assert.ok(!text().includes('still-secret'));
+  });
+});
+
+const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSProtocolError } = kafkajs;
+
+describe('error logs', () => {
+  it('keep the type, stack and cause of an error (a kafkajs error), never a bare {message}', () => {
+    const { lines, logger } = capture();
+    const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    // kafkajs' constructors take ({cause}) at runtime; its typings do not say so.
+    const NonRetriable = KafkaJSNonRetriableError as unknown as new (e: string, o: { cause: unknown }) => Error;
+    const err = new NonRetriable('Connection error: connect ECONNREFUSED', { cause: new KafkaJSConnectionError(cause, { broker: 'b:1' }) });
+    const protocol = new KafkaJSProtocolError(Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3, retriable: true }));
+    logger.error({ err }, 'could not start');
+    logger.warn({ err: protocol }, 'kafka consumer crashed');
+    const e = lines()[0]!['err'] as Record<string, unknown>;
+    assert.equal(e['type'], 'KafkaJSNonRetriableError');
+    assert.match(String(e['message']), /Connection error/);
+    assert.match(String(e['stack']), /KafkaJSNonRetriableError|at /);
+    assert.ok(String(e['stack']).length > 0);
+    assert.equal((e['cause'] as Record<string, unknown>)['type'], 'KafkaJSConnectionError');
+    const p = lines()[1]!['err'] as Record<string, unknown>;
+    assert.equal(p['type'], 'KafkaJSProtocolError');
+    assert.equal(p['errorType'], 'UNKNOWN_TOPIC_OR_PARTITION');
+    assert.equal(p['code'], 3);
+  });
+
+  it('drop the fields of an error that hold row data: a Redis reply error keeps no command arguments, a poison error no record bytes', () => {
+    const { text, lines, logger } = capture();
+    const reply = Object.assign(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'), { name: 'ReplyError', command: { name: 'unlink', args: ['customer:email:alice@example.com'] } });
+    logger.warn({ err: new Error('first delete failed', { cause: reply }) }, 'redis call failed; retrying');
+    logger.warn({ err: reply }, 'direct');
+    const record = { topic: 't', partition: 0, offset: '7', key: Buffer.from('{"id":"alice"}'), value: Buffer.from('{"email":"alice@example.com"}'), headers: {} };
+    logger.error({ err: new PoisonRecordError(record, 'invalid_json', 'value is not valid JSON') }, 'poison record: stopping before it');
+    assert.ok(!text().includes('alice'), text());
+    assert.equal((lines()[0]!['err'] as Record<string, unknown>)['cause'] !== undefined, true);
+    assert.match(String((lines()[2]!['err'] as Record<string, unknown>)['message']), /^t\/0@7: invalid_json/);
+  });
+
+  it('the Redis connection error is logged with its type and stack (it was {"type":"Object","stack":""})', async () => {
+    const { lines, logger } = capture();
+    const sink = new RedisSink({ url: `redis://127.0.0.1:${await freePort()}`, commandTimeoutMs: 500, chunkSize: 10 }, logger);
+    try {
+      for (let i = 0; i < 100 && !lines().some((l) => l['msg'] === 'redis connection error; reconnecting'); i++) await new Promise((r) => setTimeout(r, 20));
+      const e = lines().find((l) => l['msg'] === 'redis connection error; reconnecting')!['err'] as Record<string, unknown>;
+      assert.equal(e['type'], 'Error');
+      assert.match(String(e['stack']), /ECONNREFUSED/);
+      assert.equal(e['code'], 'ECONNREFUSED');
+    } finally {
+      await sink.close();
+    }
   });
 });
