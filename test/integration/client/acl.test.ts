@@ -66,14 +66,22 @@ describe('cache client under its documented least-privilege ACL', { timeout: 60_
     const byIdB = b.entry<{ id: number }, { id: number }>({ mapping: 'customers', key: 'cache:customer:{id}' });
     const list = a.entry<number[], { region: string }>({ mapping: 'customers', name: 'cache:region:{region}:list', tags: ['tag:region:{region}'], versions: ['ver:customers'] });
     assert.ok(await a.waitForTracking(5_000), 'tracking set up under the ACL (it starts with the first L1 entry)');
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
     const slow = async ({ id }: { id: number }) => {
-      await delay(100);
+      await held;
       return { id };
     };
-    await Promise.all([byId.get({ id: 1 }, slow), delay(20).then(() => byIdB.get({ id: 1 }, slow))]);
+    const first = byId.get({ id: 1 }, slow);
+    // b asks once a holds the lease (its marker is in the key), and a finishes only after that: b waits on it.
+    await waitFor(async () => ((await admin.get('cache:customer:1')) ?? '').startsWith('cdc1-lease:'), { timeoutMs: 5_000, intervalMs: 5, message: "a's lease" });
+    const second = byIdB.get({ id: 1 }, slow);
+    await delay(50);
+    release();
+    await Promise.all([first, second]);
     assert.equal(b.stats()['lease_waits_value'], 1);
     await byId.get({ id: 1 }, slow);
-    await byId.get({ id: 1 }, slow);
+    await byId.get({ id: 1 }, slow); // hits: slow is not called
     assert.ok((a.stats()['l1_hits'] ?? 0) >= 1, JSON.stringify(a.stats()));
     assert.deepEqual(await list.get({ region: 'eu' }, async () => [1, 2]), [1, 2]);
     assert.equal(await byId.get({ id: 2 }, async () => undefined), undefined);
