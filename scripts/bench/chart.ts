@@ -15,13 +15,17 @@ interface Bar {
   readonly kind: 'ceiling' | 'worker' | 'baseline';
 }
 
-const W = 1000;
+const W = 1060;
 const H = 460;
 const COLORS = { ceiling: '#9aa5b1', worker: '#2f6fd0', baseline: '#d0782f' } as const;
 const CDF_COLORS = ['#2f6fd0', '#3a9d5d', '#b0413e'];
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function round1(x: number | undefined): string {
+  return x === undefined || !Number.isFinite(x) ? '—' : x >= 100 ? fmtInt(x) : x.toFixed(1);
 }
 
 function fmtInt(x: number): string {
@@ -76,7 +80,7 @@ function cdfPanel(r: Results, x0: number, y0: number, w: number, h: number): str
   const l = r.latency;
   if (!l?.cdf) return [...out, `<text x="${x0}" y="${y0 + 20}" font-size="12">no latency run in these results</text>`];
   const series: [string, number[]][] = [
-    ['handover → first-delete ack (added)', l.cdf.added],
+    ['added: handover → first-delete ack', l.cdf.added],
     ['handover → keyspace del event', l.cdf.addedRedis],
     ['produce → first-delete ack', l.cdf.endToEnd],
   ];
@@ -92,7 +96,7 @@ function cdfPanel(r: Results, x0: number, y0: number, w: number, h: number): str
   for (let e = lo; e <= hi; e *= 10) {
     out.push(`<line x1="${sx(e)}" y1="${y0}" x2="${sx(e)}" y2="${y0 + plotH}" stroke="#eee"/>`, `<text x="${sx(e)}" y="${y0 + plotH + 14}" font-size="10" text-anchor="middle">${e < 1 ? e.toFixed(2) : fmtInt(e)}</text>`);
   }
-  for (const p of [0, 50, 90, 99, 100]) {
+  for (const p of [0, 50, 90, 99]) {
     out.push(`<line x1="${plotX}" y1="${sy(p)}" x2="${plotX + plotW}" y2="${sy(p)}" stroke="#eee"/>`, `<text x="${plotX - 4}" y="${sy(p) + 3}" font-size="10" text-anchor="end">${p} %</text>`);
   }
   out.push(`<line x1="${sx(20)}" y1="${y0}" x2="${sx(20)}" y2="${y0 + plotH}" stroke="#b0413e" stroke-dasharray="4 3"/>`, `<text x="${sx(20) + 3}" y="${y0 + 12}" font-size="10" fill="#b0413e">20 ms target (p99 added)</text>`);
@@ -100,7 +104,7 @@ function cdfPanel(r: Results, x0: number, y0: number, w: number, h: number): str
     const pts = values.map((v, p) => `${sx(v).toFixed(1)},${sy(p).toFixed(1)}`).join(' ');
     out.push(`<polyline points="${pts}" fill="none" stroke="${CDF_COLORS[i]}" stroke-width="2"/>`);
     const ly = y0 + plotH + 32 + i * 15;
-    out.push(`<line x1="${plotX}" y1="${ly - 4}" x2="${plotX + 18}" y2="${ly - 4}" stroke="${CDF_COLORS[i]}" stroke-width="2"/>`, `<text x="${plotX + 24}" y="${ly}" font-size="11">${esc(name)}: p50 ${values[50]} / p99 ${values[99]} ms</text>`);
+    out.push(`<line x1="${plotX}" y1="${ly - 4}" x2="${plotX + 18}" y2="${ly - 4}" stroke="${CDF_COLORS[i]}" stroke-width="2"/>`, `<text x="${plotX + 24}" y="${ly}" font-size="11">${esc(name)}: p50 ${round1(values[50])} / p99 ${round1(values[99])} ms</text>`);
   });
   return out;
 }
@@ -112,7 +116,7 @@ export function chartSvg(r: Results, q: Ratios | undefined, title: string): stri
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="20" y="24" font-size="13">${esc(title)}</text>`,
     ...throughputPanel(bars(r, q), 20, 70, 560, H - 110),
-    ...cdfPanel(r, 600, 70, 380, H - 80),
+    ...cdfPanel(r, 600, 70, 440, H - 80),
     '</svg>',
   ];
   return `${parts.join('\n')}\n`;

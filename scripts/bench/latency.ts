@@ -2,7 +2,7 @@
  * Phase 5, added latency at a fixed rate. The real composeWorker runs in this process, because
  * the moments that bound the worker's own latency are only visible here: KafkaSource.prototype.start
  * is wrapped (for this phase only) to stamp each batch as kafkajs hands it over, and
- * RedisSink.prototype.unlink to stamp when Redis acknowledged a key's first UNLINK. The load runs in
+ * RedisSink.prototype.unlink and unlinkEach to stamp when Redis acknowledged a key's first UNLINK. The load runs in
  * two worker threads (latency-driver.ts), so it does not share this event loop: a producer sends
  * update events at a fixed rate, each with its produce time in a row column and two keys of its own,
  * which are cached in Redis beforehand; an ioredis client subscribed to keyspace events
@@ -187,15 +187,30 @@ export async function latencyPhase(ctx: BenchContext, rate: number): Promise<Lat
     ackIndex.set(`${t.keyPrefix}:${id}`, i);
     ackIndex.set(`${t.keyPrefix}:code:${latencyCode(id).toLowerCase()}`, i);
   }
-  const sinkProto = RedisSink.prototype as unknown as { unlink: (keys: readonly string[]) => Promise<number> };
+  // RedisSink.unlinkEach (one pipeline for a pass' groups) and unlink are both wrapped; each key counts once, at its first ack.
+  const sinkProto = RedisSink.prototype as unknown as {
+    unlink: (keys: readonly string[]) => Promise<number>;
+    unlinkEach: (groups: readonly (readonly string[])[]) => Promise<number[]>;
+  };
   const originalUnlink = sinkProto.unlink;
-  sinkProto.unlink = async function (this: RedisSink, keys: readonly string[]): Promise<number> {
-    const n = await originalUnlink.call(this, keys);
+  const originalUnlinkEach = sinkProto.unlinkEach;
+  const stampAcked = (keys: readonly string[]): void => {
     const at = hrMs();
     for (const k of keys) {
       const i = ackIndex.get(k);
-      if (i !== undefined && ackKeysLeft[i]! > 0 && --ackKeysLeft[i]! === 0) ackedAt[i] = at;
+      if (i === undefined) continue;
+      ackIndex.delete(k);
+      if (--ackKeysLeft[i]! === 0) ackedAt[i] = at;
     }
+  };
+  sinkProto.unlink = async function (this: RedisSink, keys: readonly string[]): Promise<number> {
+    const n = await originalUnlink.call(this, keys);
+    stampAcked(keys);
+    return n;
+  };
+  sinkProto.unlinkEach = async function (this: RedisSink, groups: readonly (readonly string[])[]): Promise<number[]> {
+    const n = await originalUnlinkEach.call(this, groups);
+    for (const g of groups) stampAcked(g);
     return n;
   };
 
@@ -293,6 +308,7 @@ export async function latencyPhase(ctx: BenchContext, rate: number): Promise<Lat
     loop.disable();
     proto.start = originalStart;
     sinkProto.unlink = originalUnlink;
+    sinkProto.unlinkEach = originalUnlinkEach;
     await worker.stop(10_000).catch(() => undefined);
     await ctx.redis.config('SET', 'notify-keyspace-events', '').catch(() => undefined);
     await Promise.all([producerThread.close(), subscriberThread.close()]);

@@ -5,6 +5,7 @@ import type { Decoded, SourceRecord } from '../../../src/domain/types.js';
 import { recordFromText } from '../../../src/mapping/record-input.js';
 import { createDebeziumJsonDecoder, decodeDebeziumJson, SchemaCache } from '../../../src/pipeline/decode/debezium-json.js';
 import { skipValue } from '../../../src/pipeline/decode/json-scan.js';
+import { jsonBuffer, parseJsonExact } from '../../../src/util/json.js';
 import { fixturePath } from '../../support/paths.js';
 
 /**
@@ -92,6 +93,18 @@ describe('decoding without parsing the schema block: identical change events', (
       assert.equal(d.kind, 'change');
       if (d.kind === 'change') assert.equal(typeof d.event.before?.[column], 'bigint', `${what}: exact`);
     }
+  });
+
+  it('a key-only delete whose non-key int64 column holds its default beyond 2^53: compared exactly, as the whole-document parse does', () => {
+    const fixture = FIXTURES.find((f) => f.name === 'debezium/delete-default-with-schema.json')!.record;
+    const doc = parseJsonExact(fixture.value!.toString('utf8')) as { schema: { fields: { field: string; fields: unknown[] }[] }; payload: { before: Record<string, unknown> } };
+    const big = 9007199254740993n;
+    doc.schema.fields.find((f) => f.field === 'before')!.fields.push({ type: 'int64', optional: false, default: big, field: 'big' });
+    doc.payload.before['big'] = big;
+    const r = withValue(fixture, jsonBuffer(doc));
+    assertEquivalent(r, 'big default');
+    const want = reference(r);
+    assert.ok('decoded' in want && want.decoded.kind === 'change' && want.decoded.event.beforeLooksKeyOnly, 'the reference sees a key-only image (the default equals the value exactly)');
   });
 
   it('values the located path must not take: trailing spaces, a third member, payload first, broken JSON', () => {
