@@ -114,7 +114,7 @@ try {
   const kafka = makeKafka(broker.brokers);
   const admin = kafka.admin();
   await admin.connect();
-  const producer = await connectProducer(kafka);
+  const producer = await connectProducer(kafka, broker.kind === 'real');
   const ctx: BenchContext = { opts, broker, brokers: broker.brokers, redisUrl: redisServer.url, kafka, admin, producer, redis: redisServer.client(), log };
   log(`redis-server ${redisServer.url}; broker ${brokerName} on ${broker.brokers.join(',')}`);
 
