@@ -1,12 +1,12 @@
 /**
- * Phase 6, memory under backlog: a large stream (default 1,000,000 records, spread over as many
- * topics as the broker's retention needs) is preloaded, then the worker (child process) works
+ * Phase 6, memory under backlog: a large stream (default 1,000,000 records, on 16 topics × 4
+ * partitions, or on the mock as many topics as its retention needs) is preloaded, then the worker (child process) works
  * through it while its RSS is sampled every 100 ms. Its keys are not cached in Redis (UNLINK of
  * absent keys), so Redis memory does not grow with the backlog.
  */
 import { join } from 'node:path';
 import { watermarks } from './offsets.js';
-import { ChangeStream, planTables, preload, writeMappings } from './stream.js';
+import { ChangeStream, PARTITIONS_PER_TOPIC, planTables, preload, writeMappings } from './stream.js';
 import { capAfter, round, type BenchContext } from './util.js';
 import { runWorker, type WorkerRunResult } from './worker-run.js';
 
@@ -21,7 +21,8 @@ export interface BacklogResult {
 
 export async function backlogPhase(ctx: BenchContext): Promise<BacklogResult> {
   const n = ctx.opts.backlog;
-  const tables = planTables('backlog', n, 16);
+  const tables = planTables('backlog', n, 16, ctx.broker.partitionBudgetBytes);
+  await ctx.broker.createTopics(ctx.admin, tables.map((t) => ({ topic: t.topic, partitions: PARTITIONS_PER_TOPIC })));
   const topics = tables.map((t) => t.topic);
   const mappingsDir = await writeMappings(join(ctx.opts.workDir, 'mappings-backlog'), tables);
   const stream = new ChangeStream(tables, ctx.opts.seed + 1);

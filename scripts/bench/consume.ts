@@ -1,15 +1,18 @@
 /**
- * Phase 1, the consume ceiling: kafkajs reads the whole main stream (same consumer settings as the
- * worker's KafkaSource) and every record goes through the project's Debezium JSON decoder. Nothing
- * else: no mapping, no Redis, no commits.
+ * Phase 1, the consume ceiling of one Kafka client: its `Source` (the worker's consumer settings)
+ * reads the whole main stream and every record goes through the project's Debezium JSON decoder.
+ * Nothing else: no mapping, no Redis, no commits. Timed from the first batch handed over to the
+ * last record decoded (the same for every client: a group join or the first fetch is not in it).
  */
-import { decodeDebeziumJson } from '../../src/pipeline/decode/debezium-json.js';
-import type { SourceRecord } from '../../src/domain/types.js';
+import pino from 'pino';
+import { createDebeziumJsonDecoder } from '../../src/pipeline/decode/debezium-json.js';
+import { makeSource, type ClientName } from './clients/index.js';
 import type { MainStream } from './main-stream.js';
 import { NeighbourCpu } from './proc.js';
 import { capAfter, freshGroup, round, type BenchContext } from './util.js';
 
 export interface ConsumeResult {
+  readonly client: ClientName;
   readonly records: number;
   readonly changes: number;
   readonly skips: number;
@@ -18,24 +21,33 @@ export interface ConsumeResult {
   /** Share of the time spent inside the decoder. */
   readonly decodeShare: number;
   readonly decodeMicrosPerRecord: number;
-  /** CPU of this process (user + system) per record while consuming. */
+  /** CPU of this process (user + system, the client's own threads included) per record while consuming. */
   readonly cpuMicrosPerRecord: number;
   readonly batches: number;
   readonly avgBatch: number;
-  /** Cores used meanwhile by the broker (kcat) and redis-server. */
+  /** Cores used meanwhile by the broker and redis-server. */
   readonly otherCores: Record<string, number>;
 }
 
-export async function consumeCeiling(ctx: BenchContext, main: MainStream): Promise<ConsumeResult> {
-  const consumer = ctx.kafka.consumer({
-    groupId: freshGroup('consume'),
-    sessionTimeout: 6000,
-    maxWaitTimeInMs: 500, // as the worker's --fetch-max-wait: disconnecting waits out a pending fetch
-    heartbeatInterval: 500,
-    rebalanceTimeout: 6000,
-    maxBytesPerPartition: 1_048_576,
-    allowAutoTopicCreation: false,
-  });
+export async function consumeCeiling(ctx: BenchContext, main: MainStream, client: ClientName = 'kafkajs'): Promise<ConsumeResult> {
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const source = makeSource(
+    client,
+    ctx.brokers,
+    {
+      groupId: freshGroup(`consume-${client}`),
+      topics: [...main.topics],
+      fromBeginning: true,
+      sessionTimeoutMs: 6000,
+      rebalanceTimeoutMs: 6000,
+      heartbeatIntervalMs: 500,
+      partitionsConsumedConcurrently: 4,
+      maxBytesPerPartition: 1_048_576,
+      maxWaitTimeMs: 500, // as the worker's --fetch-max-wait
+    },
+    logger,
+  );
+  const decode = createDebeziumJsonDecoder(); // as the worker's createDecoder does
   const total = main.records;
   let records = 0;
   let changes = 0;
@@ -49,32 +61,29 @@ export async function consumeCeiling(ctx: BenchContext, main: MainStream): Promi
   let finishedAt = 0;
   let cpu: NodeJS.CpuUsage | undefined;
   let resolveDone!: () => void;
-  const done = new Promise<void>((r) => (resolveDone = r));
-
-  consumer.on(consumer.events.GROUP_JOIN, () => {
-    if (startedAt === 0) {
-      startedAt = performance.now();
-      cpuAtStart = process.cpuUsage();
-      neighbours = new NeighbourCpu(-1);
-    }
+  let rejectDone!: (e: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
   });
-  await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [...main.topics], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: 4,
-      eachBatch: async ({ batch }) => {
+    await source.start(
+      async (batch) => {
+        if (startedAt === 0) {
+          startedAt = performance.now();
+          cpuAtStart = process.cpuUsage();
+          neighbours = new NeighbourCpu(-1);
+        }
         batches++;
         const t0 = performance.now();
-        for (const m of batch.messages) {
-          const record: SourceRecord = { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, headers: {} };
-          const d = decodeDebeziumJson(record);
+        for (const r of batch.records) {
+          const d = decode(r);
           if (d.kind === 'change') changes++;
           else skips++;
         }
         decodeMs += performance.now() - t0;
-        records += batch.messages.length;
+        records += batch.records.length;
+        if (batch.records.length > 0) batch.markFetched(batch.records[batch.records.length - 1]!.offset);
         if (records >= total && finishedAt === 0) {
           finishedAt = performance.now();
           cpu = process.cpuUsage(cpuAtStart);
@@ -82,18 +91,21 @@ export async function consumeCeiling(ctx: BenchContext, main: MainStream): Promi
           resolveDone();
         }
       },
-    });
+      { onAssigned: () => undefined, onCrash: (err) => rejectDone(err), onRejoining: () => undefined },
+    );
     const cap = capAfter(60_000 + total / 2);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       done,
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`consume ceiling: ${records}/${total} records at the time cap`)), cap - performance.now()))),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`consume ceiling (${client}): ${records}/${total} records at the time cap`)), cap - performance.now()))),
     ]).finally(() => clearTimeout(timer));
   } finally {
-    await consumer.disconnect().catch(() => undefined);
+    source.pauseAll();
+    await source.stop().catch(() => undefined);
   }
   const seconds = (finishedAt - startedAt) / 1000;
   const result: ConsumeResult = {
+    client,
     records,
     changes,
     skips,
@@ -107,7 +119,7 @@ export async function consumeCeiling(ctx: BenchContext, main: MainStream): Promi
     otherCores: Object.fromEntries(Object.entries(others).filter(([k]) => k !== 'bench').map(([k, v]) => [k, round(v / seconds, 2)])),
   };
   ctx.log(
-    `consume ceiling: ${records} records in ${result.seconds} s = ${result.recordsPerSecond} records/s ` +
+    `consume ceiling (${client}): ${records} records in ${result.seconds} s = ${result.recordsPerSecond} records/s ` +
       `(decode ${result.decodeMicrosPerRecord} µs/record, ${Math.round(result.decodeShare * 100)} % of the time; CPU ${result.cpuMicrosPerRecord} µs/record; ${batches} batches of ${result.avgBatch})`,
   );
   return result;

@@ -2,7 +2,7 @@
  * Phase 5, added latency at a fixed rate. The real composeWorker runs in this process, because
  * the moments that bound the worker's own latency are only visible here: KafkaSource.prototype.start
  * is wrapped (for this phase only) to stamp each batch as kafkajs hands it over, and
- * RedisSink.prototype.unlink to stamp when Redis acknowledged a key's first UNLINK. The load runs in
+ * RedisSink.prototype.unlink and unlinkEach to stamp when Redis acknowledged a key's first UNLINK. The load runs in
  * two worker threads (latency-driver.ts), so it does not share this event loop: a producer sends
  * update events at a fixed rate, each with its produce time in a row column and two keys of its own,
  * which are cached in Redis beforehand; an ioredis client subscribed to keyspace events
@@ -27,8 +27,8 @@ import { Stats } from '../../src/telemetry/stats.js';
 import { hrMs, latencyCode, latencyEnvelope, type DriverData, type DriverMessage } from './latency-driver.js';
 import { waitCommitted, watermarks } from './offsets.js';
 import { sleep } from './proc.js';
-import { makeTables, PARTITION_BUDGET_BYTES, PARTITIONS_PER_TOPIC, PLAIN_MIX, writeMappings } from './stream.js';
-import { cacheKeys, capAfter, distribution, freshGroup, round, type BenchContext, type Distribution } from './util.js';
+import { makeTables, PARTITIONS_PER_TOPIC, PLAIN_MIX, writeMappings } from './stream.js';
+import { cacheKeys, capAfter, distribution, freshGroup, percentile, round, type BenchContext, type Distribution } from './util.js';
 
 export interface LatencyResult {
   readonly rate: number;
@@ -49,6 +49,8 @@ export interface LatencyResult {
   readonly endToEnd: Distribution;
   /** handover − produce, ms */
   readonly kafka: Distribution;
+  /** Quantiles 0, 1, …, 100 % of `added`, `addedRedis` and `endToEnd`, ms (for the chart's CDF). */
+  readonly cdf: { readonly added: number[]; readonly addedRedis: number[]; readonly endToEnd: number[] };
   /** The worker's event-loop delay (this process's main thread) during the run, ms. */
   readonly eventLoopDelayP99: number;
   readonly avgBatch: number;
@@ -106,21 +108,28 @@ class DriverThread {
   }
 }
 
+/** The 0, 1, …, 100th percentiles. */
+function quantiles(values: readonly number[]): number[] {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Array.from({ length: 101 }, (_, p) => round(p === 0 ? (sorted[0] ?? NaN) : percentile(sorted, p), 3));
+}
+
 export async function latencyPhase(ctx: BenchContext, rate: number): Promise<LatencyResult> {
   const seconds = ctx.opts.latencyMs / 1000;
   const total = Math.max(1, Math.round(rate * seconds));
-  const partitions = Math.ceil((total * 900 * 1.5) / PARTITION_BUDGET_BYTES);
+  const partitions = Math.ceil((total * 900 * 1.5) / ctx.broker.partitionBudgetBytes);
   const schema = `latency${++runs}`; // each run its own topics: a fresh group reads from the beginning
   const tables = makeTables(schema, Math.max(4, Math.ceil(partitions / PARTITIONS_PER_TOPIC)), PLAIN_MIX);
   const topics = tables.map((t) => t.topic);
   const mappingsDir = await writeMappings(join(ctx.opts.workDir, `mappings-${schema}`), tables);
+  await ctx.broker.createTopics(ctx.admin, topics.map((topic) => ({ topic, partitions: PARTITIONS_PER_TOPIC })));
 
   // Warm-up: one event per partition creates the topics and proves the worker consumes.
   let warmId = WARMUP_ID;
   for (const t of tables) {
     await ctx.producer.send({
       topic: t.topic,
-      acks: 1,
+      acks: -1,
       messages: Array.from({ length: PARTITIONS_PER_TOPIC }, (_, p) => {
         const id = warmId++;
         return { key: `{"id":${id}}`, value: latencyEnvelope(t, id, Date.now() * 1000), partition: p };
@@ -178,15 +187,30 @@ export async function latencyPhase(ctx: BenchContext, rate: number): Promise<Lat
     ackIndex.set(`${t.keyPrefix}:${id}`, i);
     ackIndex.set(`${t.keyPrefix}:code:${latencyCode(id).toLowerCase()}`, i);
   }
-  const sinkProto = RedisSink.prototype as unknown as { unlink: (keys: readonly string[]) => Promise<number> };
+  // RedisSink.unlinkEach (one pipeline for a pass' groups) and unlink are both wrapped; each key counts once, at its first ack.
+  const sinkProto = RedisSink.prototype as unknown as {
+    unlink: (keys: readonly string[]) => Promise<number>;
+    unlinkEach: (groups: readonly (readonly string[])[]) => Promise<number[]>;
+  };
   const originalUnlink = sinkProto.unlink;
-  sinkProto.unlink = async function (this: RedisSink, keys: readonly string[]): Promise<number> {
-    const n = await originalUnlink.call(this, keys);
+  const originalUnlinkEach = sinkProto.unlinkEach;
+  const stampAcked = (keys: readonly string[]): void => {
     const at = hrMs();
     for (const k of keys) {
       const i = ackIndex.get(k);
-      if (i !== undefined && ackKeysLeft[i]! > 0 && --ackKeysLeft[i]! === 0) ackedAt[i] = at;
+      if (i === undefined) continue;
+      ackIndex.delete(k);
+      if (--ackKeysLeft[i]! === 0) ackedAt[i] = at;
     }
+  };
+  sinkProto.unlink = async function (this: RedisSink, keys: readonly string[]): Promise<number> {
+    const n = await originalUnlink.call(this, keys);
+    stampAcked(keys);
+    return n;
+  };
+  sinkProto.unlinkEach = async function (this: RedisSink, groups: readonly (readonly string[])[]): Promise<number[]> {
+    const n = await originalUnlinkEach.call(this, groups);
+    for (const g of groups) stampAcked(g);
     return n;
   };
 
@@ -233,7 +257,7 @@ export async function latencyPhase(ctx: BenchContext, rate: number): Promise<Lat
     producerThread.post('go');
     await produced;
     const producedSeconds = producerThread.producedSeconds;
-    // The mock broker answers a fetch that found nothing only after the consumer's maxWaitTime (5 s).
+    // The mock broker answers a fetch that found nothing only after the consumer's maxWaitTime.
     const deadline = capAfter(15_000);
     const allAcked = (): boolean => ackKeysLeft.every((n) => n === 0);
     while ((Atomics.load(counters, 0) < total || !allAcked()) && performance.now() < deadline) await sleep(50);
@@ -270,6 +294,7 @@ export async function latencyPhase(ctx: BenchContext, rate: number): Promise<Lat
       addedRedis: distribution(addedRedis),
       endToEnd: distribution(endToEnd),
       kafka: distribution(kafka),
+      cdf: { added: quantiles(added), addedRedis: quantiles(addedRedis), endToEnd: quantiles(endToEnd) },
       eventLoopDelayP99: round(loop.percentile(99) / 1e6, 2),
       avgBatch: round(handed / Math.max(1, batches), 1),
     };
@@ -283,6 +308,7 @@ export async function latencyPhase(ctx: BenchContext, rate: number): Promise<Lat
     loop.disable();
     proto.start = originalStart;
     sinkProto.unlink = originalUnlink;
+    sinkProto.unlinkEach = originalUnlinkEach;
     await worker.stop(10_000).catch(() => undefined);
     await ctx.redis.config('SET', 'notify-keyspace-events', '').catch(() => undefined);
     await Promise.all([producerThread.close(), subscriberThread.close()]);

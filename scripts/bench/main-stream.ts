@@ -1,7 +1,7 @@
 /** The main stream: generated, preloaded once, read by the consume, naive and worker phases. */
 import { join } from 'node:path';
 import { watermarks, type Watermarks } from './offsets.js';
-import { ChangeStream, planTables, preload, writeMappings, type PreloadResult, type TableSpec } from './stream.js';
+import { ChangeStream, PARTITIONS_PER_TOPIC, planTables, preload, writeMappings, type PreloadResult, type TableSpec } from './stream.js';
 import { capAfter, round, type BenchContext } from './util.js';
 
 export interface MainStream {
@@ -19,7 +19,8 @@ export interface MainStream {
 
 export async function prepareMainStream(ctx: BenchContext): Promise<MainStream> {
   const { opts } = ctx;
-  const tables = planTables('inventory', opts.events, 16);
+  const tables = planTables('inventory', opts.events, 16, ctx.broker.partitionBudgetBytes);
+  await ctx.broker.createTopics(ctx.admin, tables.map((t) => ({ topic: t.topic, partitions: PARTITIONS_PER_TOPIC })));
   const mappingsDir = await writeMappings(join(opts.workDir, 'mappings-main'), tables);
   const stream = new ChangeStream(tables, opts.seed);
   const keys: string[] = [];

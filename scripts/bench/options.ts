@@ -1,11 +1,17 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { BrokerChoice } from './broker.js';
+import { CLIENTS, isClientName, type ClientName } from './clients/index.js';
 
 export const PHASES = ['consume', 'redis', 'naive', 'worker', 'latency', 'backlog', 'scaling'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BenchOptions {
+  /** Apache Kafka (real, the default) or librdkafka's mock cluster. */
+  readonly broker: BrokerChoice;
+  /** Kafka clients of the bake-off (phases consume and worker), in the order they run. */
+  readonly clients: readonly ClientName[];
   /** Kafka records in the main stream (phases consume, redis, naive, worker). */
   readonly events: number;
   /** Records in the backlog of the memory phase. */
@@ -43,6 +49,9 @@ export interface BenchOptions {
 }
 
 const USAGE = `usage: npm run bench -- [options]
+  --broker real|mock  Apache Kafka (KRaft, one node; the default) or librdkafka's mock cluster (kcat)
+  --clients LIST      Kafka clients of the bake-off in phases consume and worker (default ${CLIENTS.join(',')};
+                      one not installed or built is skipped with the reason)
   --events N          records in the main stream (default 200000; --quick 20000)
   --backlog N         records in the memory-under-backlog phase (default 1000000; --quick 30000)
   --scale-events N    records per configuration in the scaling phase (default 30000; --quick 3000)
@@ -89,6 +98,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   let seed = 42;
   let label: string | undefined;
   let repeat = 1;
+  let broker: BrokerChoice = 'real';
+  let clients: ClientName[] = [...CLIENTS];
   let baseline: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -96,6 +107,19 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     switch (a) {
       case '--quick':
         break;
+      case '--broker': {
+        const b = next();
+        if (b !== 'real' && b !== 'mock') throw new UsageError(`--broker: expected real or mock, got ${b ?? 'nothing'}\n${USAGE}`);
+        broker = b;
+        break;
+      }
+      case '--clients': {
+        const list = (next() ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+        const bad = list.filter((c) => !isClientName(c));
+        if (list.length === 0 || bad.length > 0) throw new UsageError(`--clients: unknown ${bad.join(',') || '(empty)'}\n${USAGE}`);
+        clients = [...new Set(list as ClientName[])];
+        break;
+      }
       case '--events':
         events = int(next(), a, 100);
         break;
@@ -163,6 +187,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   }
   const workDir = mkdtempSync(join(tmpdir(), 'cdci-bench-'));
   return {
+    broker,
+    clients,
     events,
     backlog,
     scaleEvents,

@@ -1,10 +1,15 @@
-/** The worker as a child process (dist/src/cli/main.js run), and its CPU and memory read from /proc. */
+/**
+ * The worker as a child process (dist/src/cli/main.js run; for another Kafka client
+ * dist/scripts/bench/worker-main.js, the same composition with that client's Source), and its CPU
+ * and memory read from /proc.
+ */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { repoRoot } from '../../test/support/paths.js';
 import { stopProcess } from '../../test/support/processes.js';
+import type { ClientName } from './clients/index.js';
 
 let clockTicks: number | undefined;
 
@@ -30,19 +35,32 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / ticksPerSecond();
 }
 
-/** This process's child processes other than `except`: pid → command name (kcat, redis-server). */
+/**
+ * This process's descendants other than `except` and its descendants: pid → command name
+ * (redis-server, kcat, and java for the real broker, which runs under a guard shell).
+ */
 export function otherChildren(except: number): Map<number, string> {
-  const out = new Map<number, string>();
+  const parent = new Map<number, number>();
+  const names = new Map<number, string>();
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === except) continue;
+    if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid) out.set(Number(entry), comm);
+      names.set(Number(entry), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')));
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
     } catch {
       // gone meanwhile
     }
+  }
+  const out = new Map<number, string>();
+  for (const [pid, name] of names) {
+    let p = parent.get(pid);
+    let excluded = pid === except;
+    for (let depth = 0; p !== undefined && p !== process.pid && p > 1 && depth < 32; depth++) {
+      if (p === except) excluded = true;
+      p = parent.get(p);
+    }
+    if (p === process.pid && !excluded) out.set(pid, name);
   }
   return out;
 }
@@ -90,6 +108,8 @@ export interface WorkerFlags {
   readonly group: string;
   readonly mappingsDir: string;
   readonly delayMs: number;
+  /** The Kafka client behind the Source (default kafkajs: the CLI itself). */
+  readonly client?: ClientName;
   /** The CLI to run (default this checkout's dist/src/cli/main.js): --baseline runs another build's. */
   readonly cli?: string;
 }
@@ -114,23 +134,30 @@ export class WorkerProcess {
   #exit: Promise<number | null>;
 
   constructor(flags: WorkerFlags, logDir: string, name: string, nodeArgs: readonly string[] = []) {
-    const args = [
-      ...nodeArgs,
-      flags.cli ?? join(repoRoot(), 'dist', 'src', 'cli', 'main.js'),
-      'run',
-      '--brokers', flags.brokers.join(','),
-      '--redis', flags.redisUrl,
-      '--topics', flags.topics.join(','),
-      '--group', flags.group,
-      '--mappings', flags.mappingsDir,
-      '--initial-position', 'earliest',
-      '--second-delete-delay', `${flags.delayMs}ms`,
-      '--log-level', 'info',
-      '--session-timeout', '6s',
-      '--heartbeat-interval', '500ms',
-      '--rebalance-timeout', '6s',
-      '--shutdown-grace', '15s',
-    ];
+    const run = {
+      brokers: flags.brokers.join(','),
+      redis: flags.redisUrl,
+      topics: flags.topics.join(','),
+      group: flags.group,
+      mappings: flags.mappingsDir,
+      initialPosition: 'earliest',
+      secondDeleteDelay: `${flags.delayMs}ms`,
+      logLevel: 'info',
+      sessionTimeout: '6s',
+      heartbeatInterval: '500ms',
+      rebalanceTimeout: '6s',
+      shutdownGrace: '15s',
+    };
+    const client = flags.client ?? 'kafkajs';
+    const args =
+      client === 'kafkajs'
+        ? [
+            ...nodeArgs,
+            flags.cli ?? join(repoRoot(), 'dist', 'src', 'cli', 'main.js'),
+            'run',
+            ...Object.entries(run).flatMap(([k, v]) => [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, v]),
+          ]
+        : [...nodeArgs, join(repoRoot(), 'dist', 'scripts', 'bench', 'worker-main.js'), JSON.stringify(run), client];
     this.logFile = join(logDir, `${name}.log`);
     const log = createWriteStream(this.logFile);
     this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: logDir });

@@ -1,21 +1,24 @@
 /**
- * Phase 7, scaling: the worker's CPU per record when the same traffic is spread over 1, 4 and 16
- * partitions (one topic with only partition 0 written, one topic, four topics). Each configuration
- * gets a fresh worker (child process) and the same records, in rounds of the same size (what one
- * partition's retention holds), after an unmeasured warm-up round (JIT). The producer sends 1000
- * records per round trip spread over the partitions, so the batches the worker sees shrink as
- * partitions grow (1000, 250, 62 records), as they would for a fixed event rate.
+ * Phase 7, scaling: the worker's CPU per record when the same traffic is spread over 1, 4, 16 and
+ * 64 partitions. On the real broker: one topic of that many partitions each. On the mock (4
+ * partitions per topic, auto-created): one topic with only partition 0 written, one topic, 4 and 16
+ * topics. Each configuration gets a fresh worker (child process) and the same records, in rounds of
+ * the same size (on the mock what one partition's retention holds), after an unmeasured warm-up
+ * round (JIT). The producer sends 1000 records per round trip spread over the partitions, so the
+ * batches the worker sees shrink as partitions grow (1000, 250, 62, 16 records), as they would for
+ * a fixed event rate.
  *
- * Between rounds the worker idles, and the mock broker answers its next fetch only after the fetch wait (500 ms), so
- * CPU is counted per round only from just before the worker starts on it to the round's commit:
- * the round's keys are cached in Redis first, /proc CPU time is read every 5 ms together with
- * DBSIZE, and the round starts at the reading 250 ms before the first key disappeared. "net" takes
- * off the worker's idle CPU (measured for 3 s, 0.5 s with --quick, before the rounds) over that window.
+ * Between rounds the worker idles, so CPU is counted per round only from just before the worker
+ * starts on it to the round's commit: the round's keys are cached in Redis first, /proc CPU time is
+ * read every 5 ms together with DBSIZE, and the round starts at the reading 250 ms before the first
+ * key disappeared. "net" takes off the worker's idle CPU (measured for 3 s, 0.5 s with --quick,
+ * before the rounds) over that window.
  */
 import { join } from 'node:path';
 import { waitCommitted, watermarks } from './offsets.js';
 import { cpuSeconds, sleep, WorkerProcess } from './proc.js';
-import { ChangeStream, makeTables, PARTITION_BUDGET_BYTES, PARTITIONS_PER_TOPIC, PLAIN_MIX, preload, sampleRecordBytes, take, writeMappings } from './stream.js';
+import type { BenchBroker } from './broker.js';
+import { ChangeStream, makeTables, PARTITIONS_PER_TOPIC, PLAIN_MIX, preload, sampleRecordBytes, take, writeMappings } from './stream.js';
 import { cacheKeys, capAfter, freshGroup, round, type BenchContext } from './util.js';
 
 export interface ScalingPoint {
@@ -23,7 +26,7 @@ export interface ScalingPoint {
   readonly topics: number;
   readonly records: number;
   readonly rounds: number;
-  /** Records per batch the worker is handed (what the mock broker stores per send and partition). */
+  /** Records per partition of one producer round trip (on the mock also the batch the worker is handed). */
   readonly batch: number;
   /** Sum over rounds of the measured windows (start of work to commit), s. */
   readonly busySeconds: number;
@@ -35,11 +38,26 @@ export interface ScalingPoint {
   readonly cpuMicrosPerRecordNet: number;
 }
 
-const CONFIGS = [
-  { partitions: 1, topics: 1 },
-  { partitions: 4, topics: 1 },
-  { partitions: 16, topics: 4 },
-] as const;
+interface ScalingConfig {
+  readonly partitions: number;
+  readonly topics: number;
+  /** Partitions of each topic. */
+  readonly perTopic: number;
+  /** Only this partition is written (the mock cannot create a 1-partition topic). */
+  readonly single: number | undefined;
+}
+
+/** The configurations a broker can make: real topics of any size, the mock's of 4 partitions. */
+export function scalingConfigs(broker: BenchBroker): ScalingConfig[] {
+  if (broker.anyPartitionCount) return [1, 4, 16, 64].map((partitions) => ({ partitions, topics: 1, perTopic: partitions, single: undefined }));
+  return [
+    { partitions: 1, topics: 1, perTopic: PARTITIONS_PER_TOPIC, single: 0 },
+    ...[4, 16, 64].map((partitions) => ({ partitions, topics: partitions / PARTITIONS_PER_TOPIC, perTopic: PARTITIONS_PER_TOPIC, single: undefined })),
+  ];
+}
+
+/** Records per round on the real broker (no retention limit); the mock's rounds are what a partition keeps. */
+const REAL_ROUND = 10_000;
 
 interface Reading {
   readonly at: number;
@@ -89,16 +107,17 @@ export async function scalingPhase(ctx: BenchContext): Promise<ScalingPoint[]> {
   const out: ScalingPoint[] = [];
   const bytesPerRecord = sampleRecordBytes(makeTables('scale', 1, PLAIN_MIX)[0]!) * 1.15;
   // the same round size for every configuration: what one partition's retention holds
-  const roundSize = Math.floor(PARTITION_BUDGET_BYTES / bytesPerRecord);
+  const roundSize = ctx.broker.partitionBudgetBytes === Infinity ? REAL_ROUND : Math.floor(ctx.broker.partitionBudgetBytes / bytesPerRecord);
   // Every configuration's worker joins its group up front (a join costs seconds on the mock broker);
   // they are then measured one at a time, the others idle (CPU is read per process).
   const setups = [];
   try {
-    for (const c of CONFIGS) {
+    for (const c of scalingConfigs(ctx.broker)) {
       const schema = `scale${c.partitions}`;
       const tables = makeTables(schema, c.topics, PLAIN_MIX);
       const topics = tables.map((t) => t.topic);
-      const single = c.partitions < PARTITIONS_PER_TOPIC ? 0 : undefined;
+      const single = c.single;
+      await ctx.broker.createTopics(ctx.admin, topics.map((topic) => ({ topic, partitions: c.perTopic })));
       const mappingsDir = await writeMappings(join(ctx.opts.workDir, `mappings-${schema}`), tables);
       const stream = new ChangeStream(tables, ctx.opts.seed + 7);
       const batch = Math.max(1, Math.round(1000 / c.topics));
@@ -109,7 +128,7 @@ export async function scalingPhase(ctx: BenchContext): Promise<ScalingPoint[]> {
           produce: () => preload(ctx.producer, list, { records: n, batch, concurrency: 2, deadline: capAfter(120_000), ...(single !== undefined ? { partition: single } : {}) }),
         };
       };
-      await produceFrom(c.topics * PARTITIONS_PER_TOPIC).produce(); // creates the topics
+      await produceFrom(c.topics * c.perTopic).produce(); // creates the topics on the mock
       const group = freshGroup(schema);
       const wp = new WorkerProcess(
         { brokers: ctx.brokers, redisUrl: ctx.redisUrl, topics, group, mappingsDir, delayMs: ctx.opts.delayMs },
@@ -121,7 +140,7 @@ export async function scalingPhase(ctx: BenchContext): Promise<ScalingPoint[]> {
     }
     await Promise.all(
       setups.map(async (s) => {
-        await s.wp.assigned(s.c.topics * PARTITIONS_PER_TOPIC, capAfter(60_000));
+        await s.wp.assigned(s.c.topics * s.c.perTopic, capAfter(60_000));
         await waitCommitted(ctx.admin, s.group, s.topics, (await watermarks(ctx.admin, s.topics)).high, capAfter(60_000), `${s.schema} topics`);
       }),
     );
@@ -154,7 +173,7 @@ export async function scalingPhase(ctx: BenchContext): Promise<ScalingPoint[]> {
         topics: c.topics,
         records,
         rounds,
-        batch: Math.round(batch / (single !== undefined ? 1 : PARTITIONS_PER_TOPIC)),
+        batch: Math.round(batch / (single !== undefined ? 1 : c.perTopic)),
         busySeconds: round(busy, 2),
         cpuSeconds: round(cpu, 2),
         cpuMicrosPerRecord: round((cpu * 1e6) / records, 1),

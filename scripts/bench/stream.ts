@@ -7,8 +7,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kafka, Message, Producer } from 'kafkajs';
 
-/** The mock cluster keeps ~5 MiB per partition; stay well below it. */
-export const PARTITION_BUDGET_BYTES = 3.5 * 1024 * 1024;
 export const PARTITIONS_PER_TOPIC = 4;
 /** Topic prefix (Debezium topic.prefix) of every bench topic. */
 export const CDC_INVALIDATOR_TOPIC_PREFIX = 'bench';
@@ -83,10 +81,11 @@ export function sampleRecordBytes(spec: TableSpec, seed = 7): number {
 
 /**
  * The fewest tables (at least `min`) over which `records` fit the broker's retention: the busiest
- * partition's share must stay under PARTITION_BUDGET_BYTES. Key hashing spreads rows unevenly, so
- * a table's estimate carries 10 % headroom.
+ * partition's share must stay under `budgetBytes` (the mock's ~5 MiB per partition; Infinity on the
+ * real broker). Key hashing spreads rows unevenly, so a table's estimate carries 10 % headroom.
  */
-export function planTables(schema: string, records: number, min: number, mix: MixOptions = DEFAULT_MIX): TableSpec[] {
+export function planTables(schema: string, records: number, min: number, budgetBytes: number, mix: MixOptions = DEFAULT_MIX): TableSpec[] {
+  if (budgetBytes === Infinity) return makeTables(schema, Math.max(1, min), mix);
   const plainBytes = sampleRecordBytes(makeTables(schema, 1, PLAIN_MIX)[0]!);
   const schemaSpec = makeTables(schema, Math.max(1, mix.schemaEvery), mix).find((t) => t.withSchema);
   const schemaBytes = schemaSpec ? sampleRecordBytes(schemaSpec) : plainBytes;
@@ -96,7 +95,7 @@ export function planTables(schema: string, records: number, min: number, mix: Mi
     const worst = Math.max(
       ...tables.map((t) => ((records * t.weight) / total) * (t.withSchema ? schemaBytes : plainBytes) * 1.1 / PARTITIONS_PER_TOPIC),
     );
-    if (worst <= PARTITION_BUDGET_BYTES) return tables;
+    if (worst <= budgetBytes) return tables;
   }
   throw new Error(`cannot fit ${records} records into the broker's retention`);
 }
@@ -372,17 +371,17 @@ export interface PreloadOptions {
   readonly deadline: number;
 }
 
-export async function connectProducer(kafka: Kafka): Promise<Producer> {
-  const producer = kafka.producer({ allowAutoTopicCreation: true, retry: { retries: 5, initialRetryTime: 100 } });
+/**
+ * On the real broker idempotent, so that a retried send never stores a record twice (the bench
+ * checks the stored count); the mock has no controller for kafkajs' idempotent producer.
+ */
+export async function connectProducer(kafka: Kafka, idempotent: boolean): Promise<Producer> {
+  const producer = kafka.producer({ allowAutoTopicCreation: true, ...(idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {}), retry: { retries: 5, initialRetryTime: 100 } });
   await producer.connect();
   return producer;
 }
 
 /**
- * Produces `records` records of the stream, one send per topic of `batch` messages, acks=1, a few
- * sends in flight. The mock cluster stores each send as one record batch per partition and hands a
- * consumer one stored batch per fetch, so `batch` also sets the consumer-side batch size.
- */
 /** Where preload() takes its records from: a ChangeStream, or a list made beforehand. */
 export interface RecordSource {
   readonly tables: readonly TableSpec[];
@@ -406,6 +405,12 @@ export function take(stream: ChangeStream, n: number): RecordSource & { readonly
   };
 }
 
+/**
+ * Produces `records` records of the stream, one send per topic of `batch` messages, acks=all (idempotent), a few
+ * sends in flight. The mock cluster stores each send as one record batch per partition and hands a
+ * consumer one stored batch per fetch, so on the mock `batch` also sets the consumer-side batch size;
+ * the real broker hands over up to the consumer's bytes per partition.
+ */
 export async function preload(producer: Producer, stream: RecordSource, opts: PreloadOptions): Promise<PreloadResult> {
   const started = performance.now();
   const buffers = stream.tables.map(() => [] as Message[]);
@@ -423,7 +428,7 @@ export async function preload(producer: Producer, stream: RecordSource, opts: Pr
     const topic = stream.tables[ti]!.topic;
     byTopic.set(topic, (byTopic.get(topic) ?? 0) + messages.length);
     const p: Promise<unknown> = producer
-      .send({ topic, acks: 1, messages })
+      .send({ topic, acks: -1, messages })
       .catch((e: unknown) => (failure ??= e))
       .finally(() => inFlight.delete(p));
     inFlight.add(p);

@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { BenchBroker } from './broker.js';
 import type { BenchOptions } from './options.js';
 
 /** What every phase needs: the servers, the clients, the options. */
 export interface BenchContext {
   readonly opts: BenchOptions;
+  readonly broker: BenchBroker;
   readonly brokers: readonly string[];
   readonly redisUrl: string;
   readonly kafka: Kafka;

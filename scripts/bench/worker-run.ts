@@ -3,6 +3,7 @@
  * a preloaded stream, with a fresh group from the beginning, until the group's committed offsets
  * reach the end offsets.
  */
+import type { ClientName } from './clients/index.js';
 import type { Watermarks } from './offsets.js';
 import { waitCommitted } from './offsets.js';
 import { cpuSeconds, memory, NeighbourCpu, RssSampler, sleep, WorkerProcess } from './proc.js';
@@ -19,6 +20,8 @@ export interface WorkerRunOptions {
   readonly watchKeys: boolean;
   readonly nodeArgs?: readonly string[];
   readonly capMs: number;
+  /** The Kafka client behind the worker's Source (default kafkajs). */
+  readonly client?: ClientName;
   /** Another build's CLI (--baseline). */
   readonly cli?: string;
 }
@@ -32,6 +35,8 @@ export interface MemorySummary {
   readonly last: number;
   readonly hwm: number;
   readonly peakOverSteady: number;
+  /** Lowest sample of the second half ÷ steady. */
+  readonly lowOverSteady: number;
   /** RSS in MiB at up to 40 evenly spaced samples, first to last. */
   readonly seriesMiB: readonly number[];
 }
@@ -85,6 +90,7 @@ export function summarizeMemory(samples: readonly { rss: number }[], hwm: number
     last: values[values.length - 1] ?? NaN,
     hwm,
     peakOverSteady: round(peak / steady, 3),
+    lowOverSteady: round(Math.min(...secondHalf) / steady, 3),
     seriesMiB,
   };
 }
@@ -94,7 +100,7 @@ export async function runWorker(ctx: BenchContext, o: WorkerRunOptions): Promise
   const spawnedAt = performance.now();
   const group = freshGroup(o.name);
   const wp = new WorkerProcess(
-    { brokers: ctx.brokers, redisUrl: ctx.redisUrl, topics: o.topics, group, mappingsDir: o.mappingsDir, delayMs: ctx.opts.delayMs, ...(o.cli ? { cli: o.cli } : {}) },
+    { brokers: ctx.brokers, redisUrl: ctx.redisUrl, topics: o.topics, group, mappingsDir: o.mappingsDir, delayMs: ctx.opts.delayMs, ...(o.client ? { client: o.client } : {}), ...(o.cli ? { cli: o.cli } : {}) },
     ctx.opts.workDir,
     o.name,
     [...ctx.opts.workerNodeArgs, ...(o.nodeArgs ?? [])],

@@ -6,31 +6,41 @@ import { RedisSink } from '../pipeline/sink/redis-sink.js';
 import { KafkaDeadLetter } from '../pipeline/poison/dead-letter.js';
 import { createKafka } from '../pipeline/source/kafka-client.js';
 import { KafkaSource } from '../pipeline/source/kafka-source.js';
-import { topicMatcher } from '../pipeline/source/topic-match.js';
+import type { Source } from '../pipeline/source/source.js';
+import { topicMatcher, type TopicMatcher } from '../pipeline/source/topic-match.js';
 import { Worker } from '../pipeline/worker.js';
 import { Stats } from '../telemetry/stats.js';
 import { DEFAULT_BACKOFF } from '../util/backoff.js';
 
+/** What a caller may supply instead of the defaults (the bench's client bake-off brings its own Source). */
+export interface ComposeOverrides {
+  /** Builds the Source for the configured topics (default: kafkajs through KafkaSource). */
+  readonly source?: (topics: TopicMatcher) => Source;
+}
+
 /** The composition root: real Kafka source, Redis sink and JSON decoder wired into a Worker. */
-export function composeWorker(config: RunConfig, mappings: MappingSet, logger: Logger, stats = new Stats()): Worker {
+export function composeWorker(config: RunConfig, mappings: MappingSet, logger: Logger, stats = new Stats(), overrides: ComposeOverrides = {}): Worker {
+  const matcher = topicMatcher(config.topics, mappings.tables());
   const kafka = createKafka({ brokers: config.brokers, clientId: 'cdc-invalidator', security: config.kafkaSecurity }, logger);
-  const source = new KafkaSource(
-    kafka,
-    {
-      groupId: config.group,
-      topics: topicMatcher(config.topics, mappings.tables()),
-      initialPosition: config.initialPosition,
-      topicRefreshMs: config.topicRefreshMs,
-      onRetentionLoss: (loss) => stats.inc('records_lost', { topic: loss.topic, partition: String(loss.partition) }, Number(loss.lost)),
-      sessionTimeoutMs: config.sessionTimeoutMs,
-      rebalanceTimeoutMs: config.rebalanceTimeoutMs,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      partitionsConsumedConcurrently: config.concurrency,
-      maxBytesPerPartition: 1_048_576,
-      maxWaitTimeMs: config.fetchMaxWaitMs,
-    },
-    logger,
-  );
+  const source =
+    overrides.source?.(matcher) ??
+    new KafkaSource(
+      kafka,
+      {
+        groupId: config.group,
+        topics: matcher,
+        initialPosition: config.initialPosition,
+        topicRefreshMs: config.topicRefreshMs,
+        onRetentionLoss: (loss) => stats.inc('records_lost', { topic: loss.topic, partition: String(loss.partition) }, Number(loss.lost)),
+        sessionTimeoutMs: config.sessionTimeoutMs,
+        rebalanceTimeoutMs: config.rebalanceTimeoutMs,
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
+        partitionsConsumedConcurrently: config.concurrency,
+        maxBytesPerPartition: 1_048_576,
+        maxWaitTimeMs: config.fetchMaxWaitMs,
+      },
+      logger,
+    );
   const sink = new RedisSink({ connection: config.redis, commandTimeoutMs: config.redisTimeoutMs, chunkSize: 512, waitReplicas: config.redisWaitReplicas }, logger);
   return new Worker(
     {

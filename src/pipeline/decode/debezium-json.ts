@@ -1,6 +1,7 @@
 import { isUnsafeInteger, parseJsonExact } from '../../util/json.js';
 import type { ChangeEvent, ChangeOp, Decoded, ReplicaIdentityKind, RowImage, SourceRecord } from '../../domain/types.js';
 import { DecodeError } from './errors.js';
+import { bytesAt, skipValue } from './json-scan.js';
 import { convertRow, envelopeFieldSchema, structConverters } from './logical-types.js';
 
 const OPS: ReadonlySet<string> = new Set<ChangeOp>(['c', 'u', 'd', 'r', 't']);
@@ -43,7 +44,7 @@ function parse(text: string, what: string, exact = false): unknown {
 /** True when a row image holds an integer JSON.parse rounded (an int64 id beyond 2^53). */
 function lostPrecision(image: unknown): boolean {
   if (!isObject(image)) return false;
-  for (const v of Object.values(image)) if (isUnsafeInteger(v)) return true;
+  for (const k in image) if (isUnsafeInteger(image[k])) return true;
   return false;
 }
 
@@ -51,7 +52,7 @@ function lostPrecision(image: unknown): boolean {
  * Debezium's envelope carries ts_us/ts_ns beyond 2^53 in every event, so the fast JSON.parse is
  * tried first and the exact (slower) parse runs only when a row column or key lost precision.
  */
-function parseEnvelope(buf: Buffer, what: string): Unwrapped {
+function parseWhole(buf: Buffer, what: string): Unwrapped {
   const text = buf.toString('utf8');
   const fast = unwrapSchema(parse(text, what));
   const p = fast.payload;
@@ -59,6 +60,119 @@ function parseEnvelope(buf: Buffer, what: string): Unwrapped {
     return unwrapSchema(parse(text, what, true));
   }
   return fast;
+}
+
+/** What the decoder reads from a Connect schema (of the JSON converter's {schema, payload} wrapper). */
+interface SchemaView {
+  /** The schema as parsed (for the flattened-row path). */
+  readonly schema: unknown;
+  readonly schemaName: string | undefined;
+  readonly before: Converters;
+  readonly after: Converters;
+  /** The `before` row struct schema (its defaults matter for a key-only delete image). */
+  readonly beforeSchema: unknown;
+  /** The same from an exact parse (int64 defaults as bigint), made when an exact payload first needs it. */
+  exact?: { readonly beforeSchema: unknown };
+  /** The schema's JSON text, for the exact parse. */
+  readonly text: string;
+}
+
+type Converters = ReturnType<typeof structConverters>;
+
+function schemaView(schema: unknown, text: string): SchemaView {
+  const name = isObject(schema) && typeof schema['name'] === 'string' ? schema['name'] : undefined;
+  return {
+    schema,
+    schemaName: name,
+    before: structConverters(envelopeFieldSchema(schema, 'before')),
+    after: structConverters(envelopeFieldSchema(schema, 'after')),
+    beforeSchema: envelopeFieldSchema(schema, 'before'),
+    text,
+  };
+}
+
+const SCHEMA_OPEN = Buffer.from('{"schema":');
+const PAYLOAD_MEMBER = Buffer.from(',"payload":');
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * The Connect schema last seen per topic, as bytes and as what the decoder reads from it: the
+ * JSON converter repeats the same block (~3 KB for a table) in every record of a schema-enabled
+ * topic, so a record whose block is byte-equal to the cached one parses only its payload. Bounded:
+ * past `maxTopics` topics it starts over.
+ */
+export class SchemaCache {
+  readonly #byTopic = new Map<string, { readonly bytes: Buffer; readonly view: SchemaView }>();
+  constructor(private readonly maxTopics = 1024) {}
+
+  /** The schema block of `buf` (it starts at byte 10, after `{"schema":`): where it ends and its view; undefined when not in the converter's shape. */
+  locate(topic: string, buf: Buffer): { end: number; view: SchemaView } | undefined {
+    const cached = this.#byTopic.get(topic);
+    if (cached && bytesAt(buf, SCHEMA_OPEN.length, cached.bytes)) {
+      return { end: SCHEMA_OPEN.length + cached.bytes.length, view: cached.view };
+    }
+    const end = skipValue(buf, SCHEMA_OPEN.length);
+    if (end < 0 || !bytesAt(buf, end, PAYLOAD_MEMBER)) return undefined;
+    const text = buf.toString('utf8', SCHEMA_OPEN.length, end);
+    let schema: unknown;
+    try {
+      schema = JSON.parse(text);
+    } catch {
+      return undefined; // the whole-document parse reports it
+    }
+    const view = schemaView(schema, text);
+    if (this.#byTopic.size >= this.maxTopics) this.#byTopic.clear();
+    this.#byTopic.set(topic, { bytes: Buffer.from(buf.subarray(SCHEMA_OPEN.length, end)), view });
+    return { end, view };
+  }
+}
+
+interface Envelope {
+  readonly payload: unknown;
+  readonly view: SchemaView | undefined;
+  /** The payload alone came from the exact parse (int64 beyond 2^53 kept as bigint); the view's schema did not. */
+  readonly exact: boolean;
+}
+
+/**
+ * A value in the JSON converter's {"schema":…,"payload":…} shape: only the payload is parsed, the
+ * schema block is located in the bytes (and, when byte-equal to the topic's last one, not parsed
+ * at all). Anything else, or anything this does not recognise, goes through parseWhole, which gives
+ * the same result and the same errors.
+ */
+function parseEnvelope(record: SourceRecord, buf: Buffer, schemas: SchemaCache | undefined): Envelope {
+  if (bytesAt(buf, 0, SCHEMA_OPEN)) {
+    const located = (schemas ?? new SchemaCache(1)).locate(record.topic, buf);
+    let last = buf.length - 1;
+    while (last > 0 && (buf[last] === 0x20 || buf[last] === 0x0a || buf[last] === 0x0d || buf[last] === 0x09)) last--;
+    if (located && buf[last] === CLOSE_BRACE) {
+      const text = buf.toString('utf8', located.end + PAYLOAD_MEMBER.length, last);
+      let payload: unknown;
+      try {
+        payload = JSON.parse(text);
+      } catch {
+        payload = undefined; // not the two-member wrapper after all (or invalid): the whole-document path decides
+      }
+      if (payload !== undefined) {
+        if (isObject(payload) && (lostPrecision(payload['before']) || lostPrecision(payload['after']))) {
+          return { payload: parseJsonExact(text), view: located.view, exact: true };
+        }
+        return { payload, view: located.view, exact: false };
+      }
+    }
+  }
+  // Not the wrapper, or not recognised: the whole document, its schema (if any) parsed with it.
+  const whole = parseWhole(buf, 'value');
+  return { payload: whole.payload, view: whole.schema === undefined ? undefined : schemaView(whole.schema, ''), exact: false };
+}
+
+/** The `before` row schema as the payload's parse saw numbers: exact (int64 as bigint) when the payload was parsed exactly. */
+function beforeRowSchema(env: Envelope): unknown {
+  const view = env.view;
+  if (!view) return undefined;
+  if (!env.exact) return view.beforeSchema;
+  view.exact ??= { beforeSchema: envelopeFieldSchema(parseJsonExact(view.text), 'before') };
+  return view.exact.beforeSchema;
 }
 
 /** `prefix.schema.table` → `schema.table` (Debezium's topic naming). */
@@ -179,13 +293,16 @@ function looksKeyOnly(image: RowImage | null, keyColumns: readonly string[] | nu
 /**
  * Decodes one record written by Kafka Connect's JSON converter (with or without schemas).
  * Returns a change event, or a skip for tombstones, heartbeats, transaction metadata and
- * logical messages; throws DecodeError for anything else.
+ * logical messages; throws DecodeError for anything else. With a SchemaCache, a schema block
+ * byte-equal to the topic's previous one is neither parsed nor turned into converters again.
  */
-export function decodeDebeziumJson(record: SourceRecord): Decoded {
+export function decodeDebeziumJson(record: SourceRecord, schemas?: SchemaCache): Decoded {
   if (record.value === null || record.value.length === 0) return { kind: 'skip', reason: 'tombstone' };
   if (record.topic.startsWith(HEARTBEAT_TOPIC)) return { kind: 'skip', reason: 'heartbeat' };
 
-  const { payload, schema, schemaName } = parseEnvelope(record.value, 'value');
+  const envelope = parseEnvelope(record, record.value, schemas);
+  const { payload, view } = envelope;
+  const schemaName = view?.schemaName;
   if (schemaName === HEARTBEAT_SCHEMA) return { kind: 'skip', reason: 'heartbeat' };
   if (schemaName === TRANSACTION_SCHEMA) return { kind: 'skip', reason: 'transaction' };
   if (payload === null) return { kind: 'skip', reason: 'tombstone' };
@@ -194,7 +311,7 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
   if (!('op' in payload)) {
     const status = payload['status'];
     if ((status === 'BEGIN' || status === 'END') && 'id' in payload) return { kind: 'skip', reason: 'transaction' };
-    if (isFlattened(payload, schemaName)) return decodeFlattened(record, payload, schema);
+    if (isFlattened(payload, schemaName)) return decodeFlattened(record, payload, view?.schema);
     throw new DecodeError(
       'invalid_envelope',
       'value has no "op" field: not a Debezium change event (rows flattened by ExtractNewRecordState need add.fields=op,table or delete.handling.mode=rewrite)',
@@ -217,8 +334,8 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
     throw new DecodeError('missing_source', 'no source.schema/source.table and the topic is not <prefix>.<schema>.<table>');
   }
 
-  const before = convertRow(rowImage(payload['before'], 'before'), structConverters(envelopeFieldSchema(schema, 'before')));
-  const after = convertRow(rowImage(payload['after'], 'after'), structConverters(envelopeFieldSchema(schema, 'after')));
+  const before = convertRow(rowImage(payload['before'], 'before'), view?.before);
+  const after = convertRow(rowImage(payload['after'], 'after'), view?.after);
   if (op !== 't') {
     if ((op === 'c' || op === 'r') && after === null) throw new DecodeError('invalid_row_image', `op "${op}" without an "after" image`);
     if (op === 'd' && before === null) throw new DecodeError('invalid_row_image', 'op "d" without a "before" image');
@@ -227,8 +344,14 @@ export function decodeDebeziumJson(record: SourceRecord): Decoded {
   const tsMs = isObject(source) && typeof source['ts_ms'] === 'number' ? source['ts_ms'] : undefined;
   // An update tells the table's identity: without a before image it is DEFAULT (or NOTHING, USING INDEX), with one FULL.
   const hint: ReplicaIdentityKind | undefined = op === 'u' ? (before === null ? 'default' : 'full') : undefined;
-  const event = changeEvent(record, op as ChangeOp, table, before, after, envelopeFieldSchema(schema, 'before'), hint);
-  return { kind: 'change', event: tsMs === undefined ? event : { ...event, sourceTsMs: tsMs } };
+  const event = changeEvent(record, op as ChangeOp, table, before, after, beforeRowSchema(envelope), hint);
+  if (tsMs !== undefined) (event as { sourceTsMs?: number }).sourceTsMs = tsMs; // set on the fresh object: no copy per record
+  return { kind: 'change', event };
+}
+
+/** A decoder with its own schema cache (one per worker, replay or tap): what createDecoder hands out for JSON. */
+export function createDebeziumJsonDecoder(schemas = new SchemaCache()): (record: SourceRecord) => Decoded {
+  return (record) => decodeDebeziumJson(record, schemas);
 }
 
 function changeEvent(

@@ -1,7 +1,7 @@
 import type { DecoderConfig } from '../../config/schema-registry.js';
 import type { Decoded, RecordDecoder, SourceRecord } from '../../domain/types.js';
 import { decodeRegistryRecord } from './debezium-avro.js';
-import { decodeDebeziumJson } from './debezium-json.js';
+import { createDebeziumJsonDecoder } from './debezium-json.js';
 import { DecodeError } from './errors.js';
 import { isRegistryFramed, RegistryClient, schemaIdOf } from './registry-client.js';
 
@@ -9,9 +9,9 @@ import { isRegistryFramed, RegistryClient, schemaIdOf } from './registry-client.
 export type { RecordDecoder };
 
 /** JSON decoding that says so when a value it cannot read looks registry-framed. */
-function jsonWithHint(record: SourceRecord): Decoded {
+function jsonWithHint(decodeJson: (record: SourceRecord) => Decoded, record: SourceRecord): Decoded {
   try {
-    return decodeDebeziumJson(record);
+    return decodeJson(record);
   } catch (e) {
     if (e instanceof DecodeError && isRegistryFramed(record.value)) {
       throw new DecodeError(e.code, `${e.message} (the value looks Schema Registry framed, schema id ${schemaIdOf(record.value)}: give --schema-registry)`);
@@ -28,12 +28,13 @@ function jsonWithHint(record: SourceRecord): Decoded {
  *   when one is configured, anything else as JSON.
  */
 export function createDecoder(config: DecoderConfig, registry?: RegistryClient): RecordDecoder {
-  if (config.format === 'json') return decodeDebeziumJson;
+  const decodeJson = createDebeziumJsonDecoder();
+  if (config.format === 'json') return decodeJson;
   const client = registry ?? (config.schemaRegistry ? new RegistryClient(config.schemaRegistry) : undefined);
   if (config.format === 'avro') {
     if (!client) throw new Error('--format avro needs a Schema Registry');
     return (record) => decodeRegistryRecord(record, client);
   }
-  if (!client) return jsonWithHint;
-  return (record) => (isRegistryFramed(record.value) ? decodeRegistryRecord(record, client) : decodeDebeziumJson(record));
+  if (!client) return (record) => jsonWithHint(decodeJson, record);
+  return (record) => (isRegistryFramed(record.value) ? decodeRegistryRecord(record, client) : decodeJson(record));
 }
