@@ -29,6 +29,12 @@ export default defineConfig(
         { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: nodeTestCalls }] },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
+      // The project's convention for a name that is there on purpose but unused: a leading underscore
+      // (an interface's parameter, a field left out of a rest object).
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
       // The code base matches control characters on purpose (ANSI escapes in CLI output, the
       // characters XML 1.0 forbids in JUnit reports); every finding of this rule was one of those.
       'no-control-regex': 'off',

@@ -186,7 +186,7 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
           const committed = (await committedOffsets(kafka, group, topic)).get(p) ?? 0n;
           samples.push({ partition: p, gauge, real: end.get(p)! - (committed > 0n ? committed : 0n) });
         }
-        const done = [...end].every(([p, high]) => samples.some((s) => s.partition === p && s.real === 0n)) || (await committedOffsets(kafka, group, topic)).get(0) === end.get(0);
+        const done = [...end].every(([p]) => samples.some((s) => s.partition === p && s.real === 0n)) || (await committedOffsets(kafka, group, topic)).get(0) === end.get(0);
         if (done && samples.length > 4) break;
         if (Date.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 100));

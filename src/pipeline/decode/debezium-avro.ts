@@ -25,10 +25,6 @@ const CONFLUENT_DECIMAL = 'confluent.type.Decimal';
 
 type Json = Record<string, unknown>;
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
-}
-
 function unionBranches(type: avro.Type): avro.Type[] {
   return (type as unknown as { types: avro.Type[] }).types;
 }
