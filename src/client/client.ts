@@ -127,7 +127,7 @@ export class CacheClient {
       policy,
       load: spec.load,
       codec: spec.codec ?? (jsonCodec as Codec<T>),
-      rowVersion: spec.rowVersion as ((value: T) => unknown) | undefined,
+      rowVersion: spec.rowVersion,
       useL1,
       hooks: spec.hooks ?? {},
     });

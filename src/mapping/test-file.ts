@@ -91,7 +91,7 @@ export function parseTestFile(file: string, text: string): TestFileParse {
   for (const e of doc.errors) error(posAt(e.pos[0]), yamlErrorMessage(e));
   if (doc.errors.length > 0) return { cases, problems };
 
-  const root = doc.contents as Node | null;
+  const root = doc.contents;
   if (!isMap(root)) {
     error(posOf(root), 'a mapping test file must be a YAML map with a "tests:" list');
     return { cases, problems };

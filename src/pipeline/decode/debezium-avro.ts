@@ -40,7 +40,7 @@ function avroToJson(type: avro.Type, value: unknown): unknown {
   if (type instanceof avro.types.RecordType) {
     const rec = value as Json;
     if (type.name === VARIABLE_SCALE_DECIMAL && Buffer.isBuffer(rec['value'])) {
-      return decimalFromBase64((rec['value'] as Buffer).toString('base64'), Number(rec['scale']) || 0);
+      return decimalFromBase64(rec['value'].toString('base64'), Number(rec['scale']) || 0);
     }
     const out: Json = {};
     for (const f of type.fields) out[f.name] = avroToJson(f.type, rec[f.name]);
@@ -123,7 +123,7 @@ function protoToJson(type: protobuf.Type, obj: Json): Json | string {
     }
     const nested = field.resolvedType;
     const convert = (x: unknown): unknown =>
-      nested && 'fieldsArray' in nested ? protoToJson(nested as protobuf.Type, x as Json) : LONGS.has(field.type) ? exactLong(x) : x;
+      nested && 'fieldsArray' in nested ? protoToJson(nested, x as Json) : LONGS.has(field.type) ? exactLong(x) : x;
     out[field.name] = Array.isArray(v) ? v.map(convert) : convert(v);
   }
   return out;
