@@ -176,6 +176,8 @@ export class PlatformaticSource implements Source {
   async stop(): Promise<void> {
     this.#stopping = true;
     await this.#stream?.close().catch(() => undefined);
-    await this.#consumer.close(true);
+    // close(force) resolves a promise at runtime, but its typings resolve close(true) to the callback
+    // overload (void): the callback form says the same thing with the types right.
+    await new Promise<void>((resolve, reject) => this.#consumer.close(true, (err) => (err ? reject(err) : resolve())));
   }
 }
