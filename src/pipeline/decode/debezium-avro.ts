@@ -49,7 +49,7 @@ function avroToJson(type: avro.Type, value: unknown): unknown {
   if (type instanceof avro.types.ArrayType) return (value as unknown[]).map((v) => avroToJson(type.itemsType, v));
   if (type instanceof avro.types.MapType) {
     const out: Json = {};
-    for (const [k, v] of Object.entries(value as Json)) out[k] = avroToJson(type.valuesType, v);
+    for (const [k, v] of Object.entries(value as Json)) out[k] = avroToJson(type.valuesType as avro.Type, v); // avsc types valuesType as any
     return out;
   }
   if (Buffer.isBuffer(value)) return value.toString('base64');
@@ -93,7 +93,7 @@ function connectSchema(type: avro.Type): Json {
   if (before) {
     const fields: Json[] = [];
     for (const f of before.fields) {
-      const d = f.defaultValue();
+      const d: unknown = f.defaultValue();
       fields.push({ ...connectField(f.name, f.type), ...(d === undefined || d === null ? {} : { default: avroToJson(f.type, d) }) });
     }
     schema['fields'] = [{ field: 'before', type: 'struct', fields }];
