@@ -131,9 +131,7 @@ export class PlatformaticSource implements Source {
         topic: q.topic,
         partition: q.partition,
         records,
-        heartbeat: async () => {
-          if (!batch.isActive()) throw new Error('the group is rebalancing');
-        },
+        heartbeat: () => (batch.isActive() ? Promise.resolve() : Promise.reject(new Error('the group is rebalancing'))),
         isActive: () => !this.#stopping && !this.#crashed && generation === this.#generation,
         markFetched: (offset) => (fetched = offset),
       };
