@@ -302,11 +302,12 @@ export function parseTestFile(file: string, text: string): TestFileParse {
     }
     const items: string[] = [];
     for (const it of node.items as Node[]) {
-      if (!isScalar(it) || it.value === null || typeof it.value === 'object' || typeof it.value === 'boolean') {
+      const v: unknown = isScalar(it) ? it.value : undefined;
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'bigint') {
         error(posOf(it), `"expect.${field}" entries must be names (strings)`);
         continue;
       }
-      const s = String(it.value);
+      const s = String(v);
       if (items.includes(s)) error(posOf(it), `"${s}" is listed twice`);
       else items.push(s);
     }
