@@ -132,10 +132,10 @@ export async function demoStack(): Promise<number> {
       say(`\n> ${st.sql}   (COMMIT returned at t = 0)`);
       // A slow reader that loaded the old row before the change writes it back right after the first delete…
       const raced = st.keys[0]!;
-      await waitFor(async () => clock!.times(raced).length >= 1, { timeoutMs: 30_000, intervalMs: 1, message: 'the first delete' });
+      await waitFor(() => clock!.times(raced).length >= 1, { timeoutMs: 30_000, intervalMs: 1, message: 'the first delete' });
       await redis.set(raced, 'stale: written back by a slow reader');
       const wroteBackAt = clock.elapsed();
-      await waitFor(async () => st.keys.every((k) => clock!.times(k).length >= (k === raced ? 2 : 1)), { timeoutMs: 30_000, intervalMs: 5, message: 'every delete' });
+      await waitFor(() => st.keys.every((k) => clock!.times(k).length >= (k === raced ? 2 : 1)), { timeoutMs: 30_000, intervalMs: 5, message: 'every delete' });
       for (const k of st.keys) say(`  ${k.padEnd(42)} deleted ${Math.round(clock.times(k)[0]!)} ms after the commit`);
       const [first, second] = clock.times(raced);
       say(`  …a slow reader wrote ${raced} back at ${Math.round(wroteBackAt)} ms (after the first delete, at ${Math.round(first!)} ms); the second delete removed it again at ${Math.round(second!)} ms`);

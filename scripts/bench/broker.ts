@@ -56,7 +56,7 @@ export async function startBenchBroker(kind: BrokerChoice): Promise<BenchBroker>
       brokers: mock.brokers,
       partitionBudgetBytes: MOCK_PARTITION_BUDGET_BYTES,
       anyPartitionCount: false,
-      createTopics: async () => undefined,
+      createTopics: () => Promise.resolve(),
       stop: () => mock.stop(),
     };
   }

@@ -119,7 +119,7 @@ async function produce(d: DriverData, port: NonNullable<typeof parentPort>): Pro
   // every 10 ms, the events due so far, one send spread over the topics; sends overlap
   const started = hrMs();
   const inFlight = new Set<Promise<unknown>>();
-  let failure: unknown;
+  let failure: Error | undefined;
   let sent = 0;
   while (sent < d.total) {
     const due = Math.min(d.total, Math.floor(((hrMs() - started) / 1000) * d.rate)) - sent;
@@ -139,7 +139,7 @@ async function produce(d: DriverData, port: NonNullable<typeof parentPort>): Pro
       Atomics.store(counters, 1, sent);
       const p: Promise<unknown> = producer
         .sendBatch({ acks: 1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
-        .catch((e: unknown) => (failure ??= e))
+        .catch((e: unknown) => (failure ??= e instanceof Error ? e : new Error(String(e))))
         .finally(() => inFlight.delete(p));
       inFlight.add(p);
       if (inFlight.size >= 32) await Promise.race(inFlight);

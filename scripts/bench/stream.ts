@@ -420,7 +420,7 @@ export async function preload(producer: Producer, stream: RecordSource, opts: Pr
   let records = 0;
   let bytes = 0;
   let keyCount = 0;
-  let failure: unknown;
+  let failure: Error | undefined;
 
   const send = async (ti: number): Promise<void> => {
     const messages = buffers[ti]!.splice(0);
@@ -429,7 +429,7 @@ export async function preload(producer: Producer, stream: RecordSource, opts: Pr
     byTopic.set(topic, (byTopic.get(topic) ?? 0) + messages.length);
     const p: Promise<unknown> = producer
       .send({ topic, acks: -1, messages })
-      .catch((e: unknown) => (failure ??= e))
+      .catch((e: unknown) => (failure ??= e instanceof Error ? e : new Error(String(e))))
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
     while (inFlight.size >= concurrency) await Promise.race(inFlight);

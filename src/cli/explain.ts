@@ -91,7 +91,8 @@ const names = (v: unknown): string => {
 /** One result as text: the event, then each matched mapping and template. */
 export function explainText(line: ExplainLine): string[] {
   if (line.result === 'error') {
-    const out = [`${line.file}: error: ${String(line['error'])}${line['code'] ? ` (${String(line['code'])})` : ''}`];
+    const code = line['code'] as string | undefined; // explainFiles sets it from the error's code
+    const out = [`${line.file}: error: ${String(line['error'])}${code ? ` (${code})` : ''}`];
     if (Array.isArray(line['matched'])) out.push(...explanationLines(line['matched'] as MappingExplanation[], '  '));
     return out;
   }

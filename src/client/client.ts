@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import { MappingSet } from '../mapping/mapping-set.js';
 import { RateLimitedWarn } from '../telemetry/rate-limited.js';
 import { CacheEntry, jsonCodec, type Codec, type EntryContext, type FillHooks, type L1Value, type Loader } from './entry.js';
@@ -127,7 +127,7 @@ export class CacheClient {
       policy,
       load: spec.load,
       codec: spec.codec ?? (jsonCodec as Codec<T>),
-      rowVersion: spec.rowVersion as ((value: T) => unknown) | undefined,
+      rowVersion: spec.rowVersion,
       useL1,
       hooks: spec.hooks ?? {},
     });

@@ -84,8 +84,8 @@ function parseHeader(json: string): EnvelopeHeader | string {
     filledAt: o['t'],
     expiresAt: o['e'],
     fillMs: o['d'],
-    ...(o['v'] !== undefined ? { rowVersion: o['v'] as string } : {}),
-    ...(c !== undefined ? { counters: c as number[] } : {}),
+    ...(o['v'] !== undefined ? { rowVersion: o['v'] } : {}),
+    ...(c !== undefined ? { counters: c } : {}),
     notFound: o['n'] === 1,
   };
 }

@@ -78,7 +78,8 @@ export class CacheStore {
 
   /** Puts `marker` under an empty key with a TTL and resolves null (the lease is ours), or resolves what the key holds. */
   async acquire(key: string, marker: string, ttlMs: number): Promise<string | null> {
-    const v = await this.#bounded('acquire', this.#script('acquire', key, [marker, ttlMs]));
+    // The script replies with the key's value (a bulk string) or nil.
+    const v = (await this.#bounded('acquire', this.#script('acquire', key, [marker, ttlMs]))) as string | null | undefined;
     return v === null || v === undefined ? null : String(v);
   }
 

@@ -117,13 +117,14 @@ export class InvalidationTracker {
     });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     clearTimeout(this.#retry);
     this.#down();
     this.#conn?.disconnect();
     this.#listeners.clear();
+    return Promise.resolve();
   }
 
   #state(up: boolean): void {

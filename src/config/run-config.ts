@@ -120,7 +120,7 @@ export class SettingReader {
 
   get(name: string): SettingValue {
     const setting = findSetting(name);
-    const flag = (this.flags as Record<string, unknown>)[attributeName(name)];
+    const flag = (this.flags as Record<string, string | boolean | string[] | undefined>)[attributeName(name)]; // commander's option values
     if (flag !== undefined) return { value: String(flag), source: `--${name}`, isDefault: false };
     if (setting.env) {
       const variable = envName(setting);

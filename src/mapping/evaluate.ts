@@ -1,6 +1,6 @@
 import type { ChangeEvent, RowImage } from '../domain/types.js';
 import type { MappingSet } from './mapping-set.js';
-import type { Mapping, Targets } from './model.js';
+import type { Mapping } from './model.js';
 import { beforeIsKeyOnly, identityFor } from './replica-identity.js';
 import { renderTemplate, TOAST_PLACEHOLDER, type MissingReason, type Template } from './template.js';
 

@@ -48,7 +48,7 @@ export function parseMappingFile(file: string, text: string): ParseResult {
 
   const root = deref(doc.contents);
   if (!isMap(root)) {
-    error(posOf(root as Node | null), 'a mapping file must be a YAML map with a "mappings:" list');
+    error(posOf(root), 'a mapping file must be a YAML map with a "mappings:" list');
     return { mappings, problems };
   }
   fieldsOf(root, ['mappings'], (k, name) => error(posOf(k), `unknown top-level field "${name}" (expected "mappings")`));

@@ -91,7 +91,7 @@ export function parseTestFile(file: string, text: string): TestFileParse {
   for (const e of doc.errors) error(posAt(e.pos[0]), yamlErrorMessage(e));
   if (doc.errors.length > 0) return { cases, problems };
 
-  const root = doc.contents as Node | null;
+  const root = doc.contents;
   if (!isMap(root)) {
     error(posOf(root), 'a mapping test file must be a YAML map with a "tests:" list');
     return { cases, problems };
@@ -302,11 +302,12 @@ export function parseTestFile(file: string, text: string): TestFileParse {
     }
     const items: string[] = [];
     for (const it of node.items as Node[]) {
-      if (!isScalar(it) || it.value === null || typeof it.value === 'object' || typeof it.value === 'boolean') {
+      const v: unknown = isScalar(it) ? it.value : undefined;
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'bigint') {
         error(posOf(it), `"expect.${field}" entries must be names (strings)`);
         continue;
       }
-      const s = String(it.value);
+      const s = String(v);
       if (items.includes(s)) error(posOf(it), `"${s}" is listed twice`);
       else items.push(s);
     }

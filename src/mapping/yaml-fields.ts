@@ -22,7 +22,7 @@ export function yamlErrorMessage(e: YAMLError): string {
 /** The node an alias (`*k`) names, or the node itself; undefined for anything that is not a node. */
 export function resolveAlias(doc: Document, n: unknown): Node | undefined {
   if (n === null || n === undefined) return undefined;
-  if (isAlias(n)) return (n.resolve(doc) as Node | undefined) ?? undefined;
+  if (isAlias(n)) return n.resolve(doc) ?? undefined;
   return n as Node;
 }
 

@@ -376,7 +376,6 @@ export class Worker {
     const { stats, logger } = this.deps;
     const plan = this.#mapper.newPlan();
     let lastOffset: string | undefined;
-    let stopAt: PoisonRecordError | undefined;
     stats.inc('records', undefined, batch.records.length);
     // Decode and map the whole batch first: the breaker judges it before anything of it is
     // dead-lettered, invalidated or committed.
@@ -400,7 +399,7 @@ export class Worker {
       return;
     }
     // Every poison record of the batch at once: one dead-letter produce, or the record to stop before.
-    stopAt = (await this.#poison.handle(poisoned, batch))?.poison;
+    const stopAt = (await this.#poison.handle(poisoned, batch))?.poison;
     for (const record of batch.records) {
       if (stopAt && record.offset === stopAt.record.offset) break;
       lastOffset = record.offset;

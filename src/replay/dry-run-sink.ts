@@ -16,18 +16,19 @@ export class DryRunSink implements InvalidationSink {
     for (const n of names) if (set.size < this.#limit) set.add(n);
   }
 
-  async unlink(keys: readonly string[]): Promise<number> {
+  unlink(keys: readonly string[]): Promise<number> {
     this.#add(this.keys, keys);
-    return 0;
+    return Promise.resolve(0);
   }
 
-  async purgeTags(tags: readonly string[]): Promise<number> {
+  purgeTags(tags: readonly string[]): Promise<number> {
     this.#add(this.tags, tags);
-    return 0;
+    return Promise.resolve(0);
   }
 
-  async bumpVersions(versions: readonly string[]): Promise<void> {
+  bumpVersions(versions: readonly string[]): Promise<void> {
     this.#add(this.versions, versions);
+    return Promise.resolve();
   }
 
   async ping(): Promise<void> {}

@@ -77,7 +77,7 @@ export function namedOffsets(pos: Extract<Position, { kind: 'offsets' }>, flag: 
       throw new ConfigError(`${flag}: ${topic} has no partition ${o.partition} (it has ${partitions.length}: 0–${partitions.length - 1})`);
     }
     let m = out.get(topic);
-    if (!m) out.set(topic, (m = new Map()));
+    if (!m) out.set(topic, (m = new Map<number, bigint>()));
     if (m.has(o.partition)) throw new ConfigError(`${flag}: ${topic}:${o.partition} is named twice`);
     m.set(o.partition, o.offset);
   }

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { chaosSeed, chaosStream, plant, seededRandom, startSlowReader, streamRecords, survivors } from '../support/chaos.js';
 import { committedOffsets, endOffsets, uniqueName, waitCommittedTo } from '../support/kafka.js';
-import { stopProcess, waitFor, withTimeout } from '../support/processes.js';
+import { stopProcess, withTimeout } from '../support/processes.js';
 import { startServices, type Services } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { exitOf, mappingsDir, spawnCli, runArgs } from '../support/worker.js';

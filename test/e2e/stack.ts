@@ -163,7 +163,7 @@ export async function startStack(host: string): Promise<Stack> {
         .start();
       started.push(register);
     } catch (e) {
-      throw new Error(`connector registration failed: ${(e as Error).message}\nregister.sh:\n${registerLogs}\nconnect:\n${tails.get('connect')}`);
+      throw new Error(`connector registration failed: ${(e as Error).message}\nregister.sh:\n${registerLogs.toString()}\nconnect:\n${tails.get('connect')?.toString()}`);
     }
 
     const pgUser = pgEnv['POSTGRES_USER'] ?? 'postgres';

@@ -90,7 +90,7 @@ describe('the inspector on the real worker and Redis', { timeout: 120_000 }, () 
       );
       await waitFor(() => stats.get('verify_checks') >= 8, { timeoutMs: 20_000, message: () => `8 read-backs (${JSON.stringify(stats.snapshot())})` });
       const outcomes = (mapping: string): Record<string, number> =>
-        Object.fromEntries(['fresh', 'stale', 'absent', 'lease', 'no_envelope', 'unknown', 'error'].map((o) => [o, stats.get('verify_checks', { mapping, outcome: o })]).filter(([, n]) => n !== 0));
+        Object.fromEntries(['fresh', 'stale', 'absent', 'lease', 'no_envelope', 'unknown', 'error'].map((o): [string, number] => [o, stats.get('verify_checks', { mapping, outcome: o })]).filter(([, n]) => n !== 0));
       assert.deepEqual(outcomes('by-id'), { fresh: 1, stale: 1, absent: 1, no_envelope: 1 });
       assert.deepEqual(outcomes('by-email'), { fresh: 1, stale: 1, absent: 1, lease: 1 });
       assert.equal(await redis.exists('customer:1'), 0, 'the stale value was deleted');

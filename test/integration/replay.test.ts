@@ -97,7 +97,7 @@ describe('replay and offsets', { timeout: 180_000 }, () => {
     await plantAll();
     const dry = await cli(['replay', ...base, ...FAST, '--redis', redisServer.url, '--from', '0:3,1:3', '--to', '0:7,1:7', '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
-    const drySummary = JSON.parse(dry.stdout);
+    const drySummary = JSON.parse(dry.stdout) as { events: number; keys: number; sample: { keys: string[] } };
     assert.equal(drySummary.events, 8);
     assert.equal(drySummary.keys, 16);
     assert.equal(drySummary.sample.keys.length, 10);
@@ -144,15 +144,15 @@ describe('replay and offsets', { timeout: 180_000 }, () => {
     const command = [process.execPath, join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
     const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let tty = '';
-    child.stdout!.on('data', (d: Buffer) => (tty += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (tty += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (tty += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (tty += d.toString()));
     assert.equal(await withTimeout(exitOf(child), 60_000, 'replay on a pseudo-terminal'), 0, tty);
-    assert.match(tty, /\r\x1b\[2K\[#+\] 100% 20\/20 records  [\d,]+\/s  in \d+s  partitions 2\/2\r?\n/, tty);
-    assert.equal(JSON.parse(tty.slice(tty.indexOf('{'))).events, 20);
+    assert.match(tty, /\r\x1b\[2K\[#+\] 100% 20\/20 records {2}[\d,]+\/s {2}in \d+s {2}partitions 2\/2\r?\n/, tty);
+    assert.equal((JSON.parse(tty.slice(tty.indexOf('{'))) as { events: number }).events, 20);
 
     const piped = await cli(args);
     assert.equal(piped.code, 0, piped.stderr);
     assert.doesNotMatch(piped.stderr, /\x1b\[2K|\[#+-*\]/, 'a bar drawn off a terminal');
-    assert.equal(JSON.parse(piped.stdout).events, 20);
+    assert.equal((JSON.parse(piped.stdout) as { events: number }).events, 20);
   });
 });

@@ -35,7 +35,7 @@ function shape(v: unknown): Shape {
   if (Array.isArray(v)) return v.map(shape);
   if (typeof v === 'object') {
     const out: Record<string, Shape> = {};
-    for (const k of Object.keys(v as object).sort()) out[k] = shape((v as Record<string, unknown>)[k]);
+    for (const k of Object.keys(v).sort()) out[k] = shape((v as Record<string, unknown>)[k]);
     return out;
   }
   return typeof v;

@@ -186,7 +186,7 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
           const committed = (await committedOffsets(kafka, group, topic)).get(p) ?? 0n;
           samples.push({ partition: p, gauge, real: end.get(p)! - (committed > 0n ? committed : 0n) });
         }
-        const done = [...end].every(([p, high]) => samples.some((s) => s.partition === p && s.real === 0n)) || (await committedOffsets(kafka, group, topic)).get(0) === end.get(0);
+        const done = [...end].every(([p]) => samples.some((s) => s.partition === p && s.real === 0n)) || (await committedOffsets(kafka, group, topic)).get(0) === end.get(0);
         if (done && samples.length > 4) break;
         if (Date.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 100));
@@ -195,7 +195,7 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
       // The gauge counts records past the last batch processed, from the end offset the fetch saw: never
       // more than the group's lag (processing runs ahead of commits), and above 0 while the backlog drained.
       for (const s of samples) assert.ok(s.gauge <= Number(s.real), `gauge ${s.gauge} > real lag ${s.real} on partition ${s.partition}`);
-      assert.ok(samples.some((s) => s.gauge > 0), `the gauge showed the backlog: ${JSON.stringify(samples.slice(0, 6), (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
+      assert.ok(samples.some((s) => s.gauge > 0), `the gauge showed the backlog: ${JSON.stringify(samples.slice(0, 6), (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
       await waitFor(async () => (await Promise.all([0, 1].map((p) => worker.metric('cdc_invalidator_consumer_lag', { topic, partition: String(p) })))).every((g) => g === 0), {
         timeoutMs: 10_000,
         message: 'the gauge at 0 once everything is consumed',

@@ -95,7 +95,7 @@ describe('replay by time and offsets on the real broker', { skip: SKIP, timeout:
     await plantAll();
     const r = await cli(['replay', ...stream(), '--redis', redisServer.url, '--from', '2h', '--to', 'now', '--second-delete-delay', '0']);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).events, 12, r.stdout);
+    assert.equal((JSON.parse(r.stdout) as { events: number }).events, 12, r.stdout);
     assert.deepEqual(await goneOffsets(), [[4, 5, 6, 7, 8, 9], [4, 5, 6, 7, 8, 9]]);
   });
 
@@ -105,7 +105,7 @@ describe('replay by time and offsets on the real broker', { skip: SKIP, timeout:
     const to = new Date(Date.now() - HOUR).toISOString();
     const r = await cli(['replay', ...stream(), '--redis', redisServer.url, '--from', from, '--to', to, '--second-delete-delay', '0']);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).events, 6, r.stdout);
+    assert.equal((JSON.parse(r.stdout) as { events: number }).events, 6, r.stdout);
     assert.deepEqual(await goneOffsets(), [[4, 5, 6], [4, 5, 6]]);
   });
 

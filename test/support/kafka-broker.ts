@@ -51,7 +51,7 @@ async function startMockBroker(): Promise<KafkaBroker> {
     const timer = setTimeout(() => reject(new Error('kcat mock cluster did not print bootstrap.servers within 10 s')), 10_000);
     child.once('error', (e) => reject(new Error(`cannot start kcat (apt-get install kcat): ${e.message}`)));
     child.once('exit', (code) => reject(new Error(`kcat exited with ${code} before the mock cluster was up`)));
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       seen += chunk.toString('utf8');
       const m = /bootstrap\.servers=(\S+)/.exec(seen);
       if (m) {
@@ -63,8 +63,8 @@ async function startMockBroker(): Promise<KafkaBroker> {
       }
     });
   });
-  child.stderr!.removeAllListeners('data');
-  child.stderr!.resume(); // keep draining the debug log so the pipe never fills
+  child.stderr.removeAllListeners('data');
+  child.stderr.resume(); // keep draining the debug log so the pipe never fills
   return {
     kind: 'mock',
     brokers,

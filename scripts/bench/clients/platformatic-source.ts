@@ -131,9 +131,7 @@ export class PlatformaticSource implements Source {
         topic: q.topic,
         partition: q.partition,
         records,
-        heartbeat: async () => {
-          if (!batch.isActive()) throw new Error('the group is rebalancing');
-        },
+        heartbeat: () => (batch.isActive() ? Promise.resolve() : Promise.reject(new Error('the group is rebalancing'))),
         isActive: () => !this.#stopping && !this.#crashed && generation === this.#generation,
         markFetched: (offset) => (fetched = offset),
       };
@@ -176,6 +174,8 @@ export class PlatformaticSource implements Source {
   async stop(): Promise<void> {
     this.#stopping = true;
     await this.#stream?.close().catch(() => undefined);
-    await this.#consumer.close(true);
+    // close(force) resolves a promise at runtime, but its typings resolve close(true) to the callback
+    // overload (void): the callback form says the same thing with the types right.
+    await new Promise<void>((resolve, reject) => this.#consumer.close(true, (err) => (err ? reject(err) : resolve())));
   }
 }

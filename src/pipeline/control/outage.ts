@@ -68,6 +68,7 @@ export class OutageLog {
   failed(err: unknown): void {
     this.#retries++;
     if (err instanceof Error) this.#lastError = { type: err.constructor.name, message: err.message };
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error: String() is what can be said of it
     else if (err !== undefined) this.#lastError = { type: typeof err, message: String(err) };
   }
 

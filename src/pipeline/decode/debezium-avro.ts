@@ -25,10 +25,6 @@ const CONFLUENT_DECIMAL = 'confluent.type.Decimal';
 
 type Json = Record<string, unknown>;
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
-}
-
 function unionBranches(type: avro.Type): avro.Type[] {
   return (type as unknown as { types: avro.Type[] }).types;
 }
@@ -44,7 +40,7 @@ function avroToJson(type: avro.Type, value: unknown): unknown {
   if (type instanceof avro.types.RecordType) {
     const rec = value as Json;
     if (type.name === VARIABLE_SCALE_DECIMAL && Buffer.isBuffer(rec['value'])) {
-      return decimalFromBase64((rec['value'] as Buffer).toString('base64'), Number(rec['scale']) || 0);
+      return decimalFromBase64(rec['value'].toString('base64'), Number(rec['scale']) || 0);
     }
     const out: Json = {};
     for (const f of type.fields) out[f.name] = avroToJson(f.type, rec[f.name]);
@@ -53,7 +49,7 @@ function avroToJson(type: avro.Type, value: unknown): unknown {
   if (type instanceof avro.types.ArrayType) return (value as unknown[]).map((v) => avroToJson(type.itemsType, v));
   if (type instanceof avro.types.MapType) {
     const out: Json = {};
-    for (const [k, v] of Object.entries(value as Json)) out[k] = avroToJson(type.valuesType, v);
+    for (const [k, v] of Object.entries(value as Json)) out[k] = avroToJson(type.valuesType as avro.Type, v); // avsc types valuesType as any
     return out;
   }
   if (Buffer.isBuffer(value)) return value.toString('base64');
@@ -97,7 +93,7 @@ function connectSchema(type: avro.Type): Json {
   if (before) {
     const fields: Json[] = [];
     for (const f of before.fields) {
-      const d = f.defaultValue();
+      const d: unknown = f.defaultValue();
       fields.push({ ...connectField(f.name, f.type), ...(d === undefined || d === null ? {} : { default: avroToJson(f.type, d) }) });
     }
     schema['fields'] = [{ field: 'before', type: 'struct', fields }];
@@ -127,7 +123,7 @@ function protoToJson(type: protobuf.Type, obj: Json): Json | string {
     }
     const nested = field.resolvedType;
     const convert = (x: unknown): unknown =>
-      nested && 'fieldsArray' in nested ? protoToJson(nested as protobuf.Type, x as Json) : LONGS.has(field.type) ? exactLong(x) : x;
+      nested && 'fieldsArray' in nested ? protoToJson(nested, x as Json) : LONGS.has(field.type) ? exactLong(x) : x;
     out[field.name] = Array.isArray(v) ? v.map(convert) : convert(v);
   }
   return out;

@@ -366,7 +366,7 @@ function changeEvent(
   const keyColumns = keyColumnsOf(record.key);
   const shape = op === 'd' ? looksKeyOnly(before, keyColumns, beforeSchema) : { looks: false, schemaKnown: rowColumns(beforeSchema) !== undefined };
   return {
-    op: op as ChangeOp,
+    op,
     table,
     before,
     after,

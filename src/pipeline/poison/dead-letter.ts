@@ -80,7 +80,7 @@ export function deadLetterMessage({ record, why }: DeadLetter): Message {
 function sizeOf(m: Message): number {
   let n = 32 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
   for (const [k, v] of Object.entries(m.headers ?? {})) {
-    for (const x of Array.isArray(v) ? v : [v]) n += 8 + Buffer.byteLength(k) + (x === undefined || x === null ? 0 : Buffer.byteLength(x as Buffer | string));
+    for (const x of Array.isArray(v) ? v : [v]) n += 8 + Buffer.byteLength(k) + (x === undefined || x === null ? 0 : Buffer.byteLength(x));
   }
   return n;
 }

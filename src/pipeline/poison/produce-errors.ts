@@ -37,7 +37,7 @@ interface KafkaJsLike {
 function chain(e: unknown): KafkaJsLike[] {
   const out: KafkaJsLike[] = [];
   let cur: unknown = e;
-  for (let depth = 0; depth < 10 && typeof cur === 'object' && cur !== null && !out.includes(cur as KafkaJsLike); depth++) {
+  for (let depth = 0; depth < 10 && typeof cur === 'object' && cur !== null && !out.includes(cur); depth++) {
     const err = cur as KafkaJsLike;
     out.push(err);
     cur = err.cause ?? err.originalError;

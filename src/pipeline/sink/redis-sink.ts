@@ -110,7 +110,7 @@ export class RedisSink implements InvalidationSink, VerifyStore {
 
   /** One pipeline of every group's UNLINK chunks (one command when it is one small group); under Cluster, per group. */
   async #unlinkEach(groups: readonly (readonly string[])[]): Promise<number[]> {
-    if (this.#cluster) return Promise.all(groups.map((g) => (g.length === 0 ? 0 : this.#unlink(g))));
+    if (this.#cluster) return Promise.all(groups.map((g) => (g.length === 0 ? Promise.resolve(0) : this.#unlink(g))));
     const size = this.opts.chunkSize;
     if (groups.length === 1 && groups[0]!.length <= size) return [groups[0]!.length === 0 ? 0 : await this.#redis.unlink(...groups[0]!)];
     const pipeline = this.#redis.pipeline();

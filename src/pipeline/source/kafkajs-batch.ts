@@ -9,7 +9,7 @@ import type { SourceBatch } from './source.js';
 export function headerMap(headers: IHeaders | undefined): RecordHeaders {
   const out: Record<string, HeaderValue | readonly HeaderValue[] | undefined> = {};
   if (!headers) return out;
-  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? [...(v as HeaderValue[])] : (v as HeaderValue | undefined);
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? [...(v as HeaderValue[])] : v;
   return out;
 }
 

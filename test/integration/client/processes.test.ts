@@ -39,8 +39,8 @@ function caller(callers: number, keys: number, loaderMs: number): { child: Child
   children.push(child);
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const ready = waitFor(() => out.startsWith('ready\n') || child.exitCode !== null, { timeoutMs: 20_000, message: () => `caller ready\n${err}` }).then(() => {
     if (child.exitCode !== null) throw new Error(`caller exited ${child.exitCode}: ${err}`);
   });

@@ -137,7 +137,7 @@ describe('cache client with the real worker (Kafka, CLI worker, Postgres)', { sk
     await monitor.waitFor(unlinks('customer:11'), { since, count: 2, what: 'both deletes of customer:11' });
     await admin.set('customer:11', JSON.stringify(old), 'EX', 300); // the naive slow reader writes back what it read
     await stack.caughtUp();
-    assert.equal(JSON.parse((await admin.get('customer:11'))!).version, 1, 'stale, and nothing will delete it');
+    assert.equal((JSON.parse((await admin.get('customer:11'))!) as { version: number }).version, 1, 'stale, and nothing will delete it');
   });
 
   describe('tag purge (RENAMENX + SSCAN) against fills, interleaving by interleaving', () => {

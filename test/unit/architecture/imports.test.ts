@@ -35,7 +35,7 @@ function folderGraph(): Map<string, Map<string, string>> {
       const to = relative(SRC, dirname(target)) || '.';
       if (to === from) continue;
       let edges = graph.get(from);
-      if (!edges) graph.set(from, (edges = new Map()));
+      if (!edges) graph.set(from, (edges = new Map<string, string>()));
       if (!edges.has(to)) edges.set(to, `${relative(SRC, file)} → ${relative(SRC, target)}`);
     }
   }

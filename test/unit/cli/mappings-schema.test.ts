@@ -8,7 +8,13 @@ import { MAPPING_FIELDS, parseMappingFile } from '../../../src/mapping/parse.js'
 import { repoRoot } from '../../support/paths.js';
 
 const root = repoRoot();
-const schema = JSON.parse(await readFile(join(root, 'schema', 'mappings.schema.json'), 'utf8')) as Record<string, any>;
+/** The parts of the schema the assertions below read. */
+type MappingsSchema = {
+  $schema: string;
+  properties: Record<string, unknown>;
+  $defs: { mapping: { properties: Record<string, { description?: string }>; additionalProperties: unknown } };
+};
+const schema = JSON.parse(await readFile(join(root, 'schema', 'mappings.schema.json'), 'utf8')) as MappingsSchema;
 const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
 const validate = ajv.compile(schema);
 
@@ -22,7 +28,7 @@ describe('schema/mappings.schema.json', () => {
   it('is a valid draft 2020-12 schema with a description on every mapping field', () => {
     assert.equal(schema['$schema'], 'https://json-schema.org/draft/2020-12/schema');
     const mapping = schema['$defs']['mapping'];
-    for (const [field, def] of Object.entries(mapping.properties as Record<string, { description?: string }>)) {
+    for (const [field, def] of Object.entries(mapping.properties)) {
       assert.ok(def.description && def.description.length > 20, `${field} has a description`);
     }
   });

@@ -114,7 +114,7 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(compose.services)) {
       for (const [dep, { condition }] of Object.entries(s.depends_on ?? {})) {
         assert.ok(compose.services[dep], `${name} depends on unknown service ${dep}`);
-        if (condition === 'service_healthy') assert.ok(compose.services[dep]!.healthcheck, `${name} waits for ${dep} to be healthy, which has no healthcheck`);
+        if (condition === 'service_healthy') assert.ok(compose.services[dep].healthcheck, `${name} waits for ${dep} to be healthy, which has no healthcheck`);
       }
     }
     assert.equal(service(REGISTER).restart, 'no', 'the registration is one-shot');

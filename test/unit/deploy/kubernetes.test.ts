@@ -139,8 +139,8 @@ describe('deploy/kubernetes', () => {
     const resolve = (p: string | number): number => (typeof p === 'number' ? p : container?.ports?.find((c) => c.name === p)?.containerPort ?? NaN);
     assert.equal(container?.livenessProbe?.httpGet.path, '/livez');
     assert.equal(container?.readinessProbe?.httpGet.path, '/readyz');
-    assert.equal(resolve(container!.livenessProbe!.httpGet.port), port);
-    assert.equal(resolve(container!.readinessProbe!.httpGet.port), port);
+    assert.equal(resolve(container.livenessProbe.httpGet.port), port);
+    assert.equal(resolve(container.readinessProbe.httpGet.port), port);
   });
 
   it('terminationGracePeriodSeconds is longer than CDC_INVALIDATOR_SHUTDOWN_GRACE', () => {

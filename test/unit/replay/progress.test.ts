@@ -20,9 +20,9 @@ describe('replay progress', () => {
     const reporter = progressReporter(tty, memoryLogger().logger);
     assert.ok(reporter instanceof ProgressBar);
     reporter.update(half);
-    assert.match(tty.written, /^\r\x1b\[2K\[#+-+\]  50% 5,000\/10,000 records  1,000\/s  ETA 5s  partitions 2\/4$/);
+    assert.match(tty.written, /^\r\x1b\[2K\[#+-+\] {2}50% 5,000\/10,000 records {2}1,000\/s {2}ETA 5s {2}partitions 2\/4$/);
     reporter.finish({ ...half, records: 10_000, partitionsDone: 4, seconds: 9.6 });
-    assert.match(tty.written, /\r\x1b\[2K\[#+\] 100% 10,000\/10,000 records  1,042\/s  in 10s  partitions 4\/4\n$/);
+    assert.match(tty.written, /\r\x1b\[2K\[#+\] 100% 10,000\/10,000 records {2}1,042\/s {2}in 10s {2}partitions 4\/4\n$/);
     assert.equal(reporter.everyMs, 200);
   });
 
