@@ -29,7 +29,9 @@ export class Committer {
     const wait = Math.max(0, this.#lastAt + this.intervalMs - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.flush();
+      // A failure before close() is logged in #commit; one after it is thrown to whoever awaits the
+      // final flush() (it waits on this same commit), so here it only needs a handler.
+      this.flush().catch((e: unknown) => this.logger.debug({ err: e }, 'a timed offset commit failed after close'));
     }, wait);
   }
 
