@@ -5,7 +5,7 @@
  */
 import { resolveRunConfig, type RunFlags } from '../../src/config/run-config.js';
 import { loadMappings } from '../../src/mapping/load.js';
-import { composeWorker } from '../../src/runtime/compose.js';
+import { composeWorker, consumerSettings } from '../../src/runtime/compose.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { Stats } from '../../src/telemetry/stats.js';
 import { isClientName, makeSource } from './clients/index.js';
@@ -27,17 +27,7 @@ const worker = composeWorker(config, loaded.set, logger, new Stats(), {
     makeSource(
       client,
       config.brokers,
-      {
-        groupId: config.group,
-        topics: [...topics.named],
-        fromBeginning: config.initialPosition.kind === 'earliest',
-        sessionTimeoutMs: config.sessionTimeoutMs,
-        rebalanceTimeoutMs: config.rebalanceTimeoutMs,
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-        partitionsConsumedConcurrently: config.concurrency,
-        maxBytesPerPartition: 1_048_576,
-        maxWaitTimeMs: config.fetchMaxWaitMs,
-      },
+      { ...consumerSettings(config), topics: [...topics.named], fromBeginning: config.initialPosition.kind === 'earliest' },
       logger,
     ),
 });

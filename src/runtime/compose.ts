@@ -18,6 +18,19 @@ export interface ComposeOverrides {
   readonly source?: (topics: TopicMatcher) => Source;
 }
 
+/** The group and fetch settings of the worker's consumer, whichever client carries them. */
+export function consumerSettings(config: RunConfig) {
+  return {
+    groupId: config.group,
+    sessionTimeoutMs: config.sessionTimeoutMs,
+    rebalanceTimeoutMs: config.rebalanceTimeoutMs,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    partitionsConsumedConcurrently: config.concurrency,
+    maxBytesPerPartition: 1_048_576,
+    maxWaitTimeMs: config.fetchMaxWaitMs,
+  } as const;
+}
+
 /** The composition root: real Kafka source, Redis sink and JSON decoder wired into a Worker. */
 export function composeWorker(config: RunConfig, mappings: MappingSet, logger: Logger, stats = new Stats(), overrides: ComposeOverrides = {}): Worker {
   const matcher = topicMatcher(config.topics, mappings.tables());
@@ -27,17 +40,11 @@ export function composeWorker(config: RunConfig, mappings: MappingSet, logger: L
     new KafkaSource(
       kafka,
       {
-        groupId: config.group,
+        ...consumerSettings(config),
         topics: matcher,
         initialPosition: config.initialPosition,
         topicRefreshMs: config.topicRefreshMs,
         onRetentionLoss: (loss) => stats.inc('records_lost', { topic: loss.topic, partition: String(loss.partition) }, Number(loss.lost)),
-        sessionTimeoutMs: config.sessionTimeoutMs,
-        rebalanceTimeoutMs: config.rebalanceTimeoutMs,
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-        partitionsConsumedConcurrently: config.concurrency,
-        maxBytesPerPartition: 1_048_576,
-        maxWaitTimeMs: config.fetchMaxWaitMs,
       },
       logger,
     );

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
-import type { Kafka } from 'kafkajs';
+import { describe, it } from 'node:test';
 import { customerCreate, changeEvent } from '../support/debezium.js';
 import { committedOffsets, endOffsets, uniqueName, waitCommittedTo } from '../support/kafka.js';
 import { waitFor, withTimeout } from '../support/processes.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { stackUnavailable } from '../support/stack/jars.js';
-import { startKafka, type KafkaStack } from '../support/stack/kafka.js';
-import { exitOf, mappingsDir, spawnCli } from '../support/worker.js';
+import { kafkaAndRedis } from '../support/stack/kafka-and-redis.js';
+import { exitOf, spawnCli } from '../support/worker.js';
 import { WorkerProcess } from '../support/worker-process.js';
 
 /**
@@ -26,29 +23,14 @@ const MAPPINGS = `mappings:
 `;
 
 describe('compacted topics and consumer lag on the real broker', { skip: SKIP, timeout: 300_000 }, () => {
-  let kafkaStack: KafkaStack;
-  let redisServer: RedisServer;
-  let redis: Redis;
-  let kafka: Kafka;
-  let mappings: string;
-
-  before(async () => {
-    [kafkaStack, redisServer] = await Promise.all([startKafka(), startRedis()]);
-    redis = redisServer.client();
-    kafka = kafkaStack.kafka();
-    mappings = await mappingsDir(MAPPINGS);
-  });
-  after(async () => {
-    await redisServer?.cleanup();
-    await kafkaStack?.stop();
-  });
+  const bed = kafkaAndRedis({ mappings: MAPPINGS });
 
   /** Records each consumer would read from the beginning (after compaction: fewer than produced). */
   async function readAll(topic: string): Promise<{ offset: bigint; key: string; value: string | null }[]> {
     const out: { offset: bigint; key: string; value: string | null }[] = [];
-    const end = await endOffsets(kafka, topic);
+    const end = await endOffsets(bed.kafka, topic);
     const total = [...end.values()].reduce((a, b) => a + b, 0n);
-    const consumer = kafka.consumer({ groupId: uniqueName('peek') });
+    const consumer = bed.kafka.consumer({ groupId: uniqueName('peek') });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     let last = -1n;
@@ -68,7 +50,7 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
 
   it('a compacted topic: the worker reads across the gaps compaction left, invalidates every surviving version, commits to the end; replay does the same', async () => {
     const topic = `${uniqueName('compact')}.inventory.customers`;
-    await kafkaStack.createTopics([
+    await bed.kafkaStack.createTopics([
       {
         topic,
         numPartitions: 1,
@@ -82,7 +64,7 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
       },
     ]);
     // Three versions of each of 40 customers (the email changes), then a delete + tombstone of ten.
-    const producer = kafka.producer();
+    const producer = bed.kafka.producer();
     await producer.connect();
     for (let v = 0; v < 3; v++) {
       await producer.send({ topic, messages: Array.from({ length: 40 }, (_, id) => ({ key: JSON.stringify({ id }), value: JSON.stringify(customerCreate(id, `v${v}-${id}@x`)) })) });
@@ -111,7 +93,7 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
     await producer.disconnect();
     const records = await readAll(topic);
     const gaps = records.filter((r, i) => i > 0 && r.offset !== records[i - 1]!.offset + 1n).length;
-    const end = await endOffsets(kafka, topic);
+    const end = await endOffsets(bed.kafka, topic);
     // What the compacted log still names: every surviving record's keys.
     const surviving = new Set<string>();
     for (const r of records) {
@@ -122,20 +104,20 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
     }
     const keys = [...surviving];
     const plant = async (): Promise<void> => {
-      const p = redis.pipeline();
+      const p = bed.redis.pipeline();
       for (const k of keys) p.set(k, 'x');
       await p.exec();
     };
     await plant();
 
     const group = uniqueName('g');
-    const run = spawnCli(['run', '--brokers', kafkaStack.brokers.join(','), '--topics', topic, '--group', group, '--mappings', mappings, '--redis', redisServer.url, '--from-beginning', '--dlq-create-partitions', '1', '--dlq-create-replication', '1', '--second-delete-delay', '100ms', '--commit-interval', '50ms', '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--log-level', 'warn']);
+    const run = spawnCli(['run', '--brokers', bed.kafkaStack.brokers.join(','), '--topics', topic, '--group', group, '--mappings', bed.mappings, '--redis', bed.redisServer.url, '--from-beginning', '--dlq-create-partitions', '1', '--dlq-create-replication', '1', '--second-delete-delay', '100ms', '--commit-interval', '50ms', '--session-timeout', '6s', '--heartbeat-interval', '500ms', '--log-level', 'warn']);
     let log = '';
     run.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     run.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     try {
-      await waitCommittedTo(kafka, group, topic, end, { timeoutMs: 60_000, message: `the worker committing past the gaps to the end\n${log}` });
-      assert.equal(await redis.exists(...keys), 0, 'every key the compacted log names is invalidated');
+      await waitCommittedTo(bed.kafka, group, topic, end, { timeoutMs: 60_000, message: `the worker committing past the gaps to the end\n${log}` });
+      assert.equal(await bed.redis.exists(...keys), 0, 'every key the compacted log names is invalidated');
       run.kill('SIGTERM');
       assert.equal(await withTimeout(exitOf(run), 30_000, 'a clean exit'), 0, log);
     } finally {
@@ -143,32 +125,32 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
     }
 
     await plant();
-    const replay = spawnCli(['replay', '--brokers', kafkaStack.brokers.join(','), '--topics', topic, '--mappings', mappings, '--redis', redisServer.url, '--from', 'earliest', '--to', 'latest', '--second-delete-delay', '0', '--log-level', 'warn']);
+    const replay = spawnCli(['replay', '--brokers', bed.kafkaStack.brokers.join(','), '--topics', topic, '--mappings', bed.mappings, '--redis', bed.redisServer.url, '--from', 'earliest', '--to', 'latest', '--second-delete-delay', '0', '--log-level', 'warn']);
     let out = '';
     replay.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     replay.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     assert.equal(await withTimeout(exitOf(replay), 60_000, 'replay of the compacted topic'), 0, out);
-    assert.equal(await redis.exists(...keys), 0, 'the replay invalidated every key the compacted log names');
+    assert.equal(await bed.redis.exists(...keys), 0, 'the replay invalidated every key the compacted log names');
     console.log(`# compacted topic: ${produced + tail} records produced, ${records.length} left after compaction, ${gaps} offset gaps, ${keys.length} keys`);
   });
 
   it('consumer lag: the gauge follows the real end offsets while a backlog drains, and is 0 at the end', async () => {
     const topic = `${uniqueName('lag')}.inventory.customers`;
-    await kafkaStack.createTopics([{ topic, numPartitions: 2 }]);
-    const producer = kafka.producer();
+    await bed.kafkaStack.createTopics([{ topic, numPartitions: 2 }]);
+    const producer = bed.kafka.producer();
     await producer.connect();
     for (let b = 0; b < 20; b++) {
       await producer.send({ topic, messages: Array.from({ length: 1_000 }, (_, i) => ({ key: JSON.stringify({ id: b * 1_000 + i }), value: JSON.stringify(customerCreate(b * 1_000 + i, `${b}-${i}@x`)) })) });
     }
     await producer.disconnect();
-    const end = await endOffsets(kafka, topic);
+    const end = await endOffsets(bed.kafka, topic);
     const group = uniqueName('g');
     const worker = new WorkerProcess({
-      CDC_INVALIDATOR_BROKERS: kafkaStack.brokers.join(','),
+      CDC_INVALIDATOR_BROKERS: bed.kafkaStack.brokers.join(','),
       CDC_INVALIDATOR_GROUP: group,
       CDC_INVALIDATOR_TOPICS: topic,
-      CDC_INVALIDATOR_REDIS: redisServer.url,
-      CDC_INVALIDATOR_MAPPINGS: mappings,
+      CDC_INVALIDATOR_REDIS: bed.redisServer.url,
+      CDC_INVALIDATOR_MAPPINGS: bed.mappings,
       CDC_INVALIDATOR_FROM_BEGINNING: 'true',
       CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
       CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
@@ -183,15 +165,15 @@ describe('compacted topics and consumer lag on the real broker', { skip: SKIP, t
       for (;;) {
         for (const p of [0, 1]) {
           const gauge = await worker.metric('cdc_invalidator_consumer_lag', { topic, partition: String(p) });
-          const committed = (await committedOffsets(kafka, group, topic)).get(p) ?? 0n;
+          const committed = (await committedOffsets(bed.kafka, group, topic)).get(p) ?? 0n;
           samples.push({ partition: p, gauge, real: end.get(p)! - (committed > 0n ? committed : 0n) });
         }
-        const done = [...end].every(([p]) => samples.some((s) => s.partition === p && s.real === 0n)) || (await committedOffsets(kafka, group, topic)).get(0) === end.get(0);
+        const done = [...end].every(([p]) => samples.some((s) => s.partition === p && s.real === 0n)) || (await committedOffsets(bed.kafka, group, topic)).get(0) === end.get(0);
         if (done && samples.length > 4) break;
         if (Date.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      await waitCommittedTo(kafka, group, topic, end, { timeoutMs: 60_000, message: `the backlog drained\n${worker.output}` });
+      await waitCommittedTo(bed.kafka, group, topic, end, { timeoutMs: 60_000, message: `the backlog drained\n${worker.output}` });
       // The gauge counts records past the last batch processed, from the end offset the fetch saw: never
       // more than the group's lag (processing runs ahead of commits), and above 0 while the backlog drained.
       for (const s of samples) assert.ok(s.gauge <= Number(s.real), `gauge ${s.gauge} > real lag ${s.real} on partition ${s.partition}`);

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
-import kafkajs, { type Kafka } from 'kafkajs';
+import { describe, it } from 'node:test';
+import kafkajs from 'kafkajs';
 import { customerCreate } from '../support/debezium.js';
 import { endOffsets, uniqueName, waitCommittedTo } from '../support/kafka.js';
 import { waitFor } from '../support/processes.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { stackUnavailable } from '../support/stack/jars.js';
-import { startKafka, type KafkaStack } from '../support/stack/kafka.js';
+import { kafkaAndRedis } from '../support/stack/kafka-and-redis.js';
 import { WorkerProcess } from '../support/worker-process.js';
-import { mappingsDir } from '../support/worker.js';
 
 /**
  * Topics that appear while the worker runs, a /regex/ that matches nothing yet, and readiness while
@@ -20,44 +17,19 @@ import { mappingsDir } from '../support/worker.js';
 const SKIP = stackUnavailable() ?? false;
 
 describe('topics and the consumer on the real broker', { skip: SKIP, timeout: 400_000 }, () => {
-  let kafkaStack: KafkaStack;
-  let redisServer: RedisServer;
-  let redis: Redis;
-  let kafka: Kafka;
-  let mappings: string;
-
-  before(async () => {
-    kafkaStack = await startKafka();
-    redisServer = await startRedis();
-    redis = redisServer.client();
-    kafka = kafkaStack.kafka();
-    mappings = await mappingsDir();
-  });
-  after(async () => {
-    await redisServer?.cleanup();
-    await kafkaStack?.stop();
-  });
+  const bed = kafkaAndRedis();
 
   const worker = (topics: string, group: string): WorkerProcess =>
-    new WorkerProcess({
-      CDC_INVALIDATOR_BROKERS: kafkaStack.brokers.join(','),
-      CDC_INVALIDATOR_REDIS: redisServer.url,
-      CDC_INVALIDATOR_TOPICS: topics,
-      CDC_INVALIDATOR_GROUP: group,
-      CDC_INVALIDATOR_MAPPINGS: mappings,
-      CDC_INVALIDATOR_INITIAL_POSITION: 'earliest',
-      CDC_INVALIDATOR_SESSION_TIMEOUT: '6s',
-      CDC_INVALIDATOR_HEARTBEAT_INTERVAL: '500ms',
-      CDC_INVALIDATOR_REBALANCE_TIMEOUT: '6s',
-      CDC_INVALIDATOR_COMMIT_INTERVAL: '50ms',
-      CDC_INVALIDATOR_SECOND_DELETE_DELAY: '100ms',
-      CDC_INVALIDATOR_TOPIC_REFRESH_INTERVAL: '1s',
-      CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
-      CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
-      CDC_INVALIDATOR_LOG_LEVEL: 'info',
-    });
+    new WorkerProcess(
+      bed.workerEnv(group, {
+        CDC_INVALIDATOR_TOPICS: topics,
+        CDC_INVALIDATOR_INITIAL_POSITION: 'earliest',
+        CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
+        CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
+      }),
+    );
   async function send(topic: string, ids: number[]): Promise<void> {
-    const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
+    const producer = bed.kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
     await producer.connect();
     try {
       await producer.send({ topic, messages: ids.map((id) => ({ key: JSON.stringify({ id }), value: JSON.stringify(customerCreate(id, `${id}@x`)), partition: 0 })) });
@@ -66,8 +38,8 @@ describe('topics and the consumer on the real broker', { skip: SKIP, timeout: 40
     }
   }
   async function topicWith(topic: string, ids: number[]): Promise<void> {
-    await kafkaStack.createTopics([{ topic, numPartitions: 1 }]);
-    await redis.mset(...ids.flatMap((id) => [`customer:${id}`, 'cached']));
+    await bed.kafkaStack.createTopics([{ topic, numPartitions: 1 }]);
+    await bed.redis.mset(...ids.flatMap((id) => [`customer:${id}`, 'cached']));
     await send(topic, ids);
   }
 
@@ -78,13 +50,13 @@ describe('topics and the consumer on the real broker', { skip: SKIP, timeout: 40
     const w = worker(`/^${prefix}\\..*/`, group);
     await w.start();
     try {
-      await waitCommittedTo(kafka, group, `${prefix}.inventory.customers`, new Map([[0, 1n]]), { timeoutMs: 30_000, message: `the first topic\n${w.output}` });
+      await waitCommittedTo(bed.kafka, group, `${prefix}.inventory.customers`, new Map([[0, 1n]]), { timeoutMs: 30_000, message: `the first topic\n${w.output}` });
       const later = `${prefix}.inventory.customers_v2`;
       const at = Date.now();
       await topicWith(later, [2, 3]);
-      await waitCommittedTo(kafka, group, later, new Map([[0, 2n]]), { timeoutMs: 60_000, message: `the new topic committed\n${w.output}` });
+      await waitCommittedTo(bed.kafka, group, later, new Map([[0, 2n]]), { timeoutMs: 60_000, message: `the new topic committed\n${w.output}` });
       const seconds = (Date.now() - at) / 1000;
-      assert.equal(await redis.exists('customer:2', 'customer:3'), 0, 'the records written before the new topic was found were skipped');
+      assert.equal(await bed.redis.exists('customer:2', 'customer:3'), 0, 'the records written before the new topic was found were skipped');
       assert.match(w.output, /"msg":"new matching topics: re-subscribing/);
       assert.ok(seconds < 30, `picked up after ${seconds} s`);
       assert.equal((await w.readyz()).status, 200);
@@ -107,8 +79,8 @@ describe('topics and the consumer on the real broker', { skip: SKIP, timeout: 40
       assert.doesNotMatch(w.output, /Number of partitions is invalid|\n\s+at .+:\d+:\d+/);
       await topicWith(`${prefix}.inventory.customers`, [7]);
       await start; // ready: partitions assigned
-      await waitCommittedTo(kafka, group, `${prefix}.inventory.customers`, new Map([[0, 1n]]), { timeoutMs: 30_000, message: `the topic that appeared\n${w.output}` });
-      assert.equal(await redis.exists('customer:7'), 0);
+      await waitCommittedTo(bed.kafka, group, `${prefix}.inventory.customers`, new Map([[0, 1n]]), { timeoutMs: 30_000, message: `the topic that appeared\n${w.output}` });
+      assert.equal(await bed.redis.exists('customer:7'), 0);
     } finally {
       await start.catch(() => undefined);
       assert.equal(await w.stop(), 0, w.output);
@@ -122,8 +94,8 @@ describe('topics and the consumer on the real broker', { skip: SKIP, timeout: 40
     const w = worker(topic, group);
     await w.start();
     try {
-      await waitCommittedTo(kafka, group, topic, new Map([[0, 1n]]), { timeoutMs: 30_000, message: `committed\n${w.output}` });
-      const node = kafkaStack.nodes[0]!;
+      await waitCommittedTo(bed.kafka, group, topic, new Map([[0, 1n]]), { timeoutMs: 30_000, message: `committed\n${w.output}` });
+      const node = bed.kafkaStack.nodes[0]!;
       await node.kill();
       try {
         await waitFor(async () => (await w.readyz()).notReady.includes('consumer'), { timeoutMs: 120_000, intervalMs: 250, message: () => `/readyz 503 with consumer\n${w.output.slice(-4000)}` });
@@ -132,10 +104,10 @@ describe('topics and the consumer on the real broker', { skip: SKIP, timeout: 40
         await node.start();
       }
       await waitFor(async () => (await w.readyz()).status === 200, { timeoutMs: 120_000, intervalMs: 250, message: () => `/readyz 200 again\n${w.output.slice(-4000)}` });
-      await redis.set('customer:41', 'cached');
+      await bed.redis.set('customer:41', 'cached');
       await send(topic, [41]);
-      await waitCommittedTo(kafka, group, topic, await endOffsets(kafka, topic), { timeoutMs: 60_000, message: `consuming again\n${w.output.slice(-4000)}` });
-      assert.equal(await redis.exists('customer:41'), 0);
+      await waitCommittedTo(bed.kafka, group, topic, await endOffsets(bed.kafka, topic), { timeoutMs: 60_000, message: `consuming again\n${w.output.slice(-4000)}` });
+      assert.equal(await bed.redis.exists('customer:41'), 0);
     } finally {
       assert.equal(await w.stop(), 0, w.output.slice(-4000));
     }
