@@ -1,5 +1,5 @@
 /**
- * npm run lab — the consistency lab (issue 18, docs/consistency.md). On the real stack — Postgres 15,
+ * npm run lab — the consistency lab (docs/consistency.md). On the real stack — Postgres 15,
  * Debezium in Kafka Connect, Kafka, Redis, and the worker CLI — a writer updates rows of lab.items (a
  * version column) at a set rate while cache-aside readers with Zipf popularity read them through each
  * strategy, a share of their fills paused between reading the row and writing the cache. Every read is
@@ -43,7 +43,7 @@ try {
   throw e;
 }
 
-/** The inspector strategy needs the worker's --verify-sample (item 3 of issue 18). */
+/** The inspector strategy needs the worker's --verify-sample (the worker's sampled read-back). */
 const hasInspector = SETTINGS.some((s) => s.name === 'verify-sample');
 const strategies: readonly Strategy[] = STRATEGIES.filter((s) => s.worker !== 'inspector' || hasInspector);
 const workerIds = [...new Set(strategies.map((s) => s.worker).filter((w): w is WorkerId => w !== undefined))];

@@ -224,6 +224,8 @@ export async function latencyPhase(ctx: BenchContext, rate: number): Promise<Lat
       mappings: mappingsDir,
       secondDeleteDelay: `${ctx.opts.delayMs}ms`,
       initialPosition: 'earliest',
+      dlqCreatePartitions: '1',
+      dlqCreateReplication: '1',
       sessionTimeout: '6s',
       heartbeatInterval: '500ms',
       rebalanceTimeout: '6s',

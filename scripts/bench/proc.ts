@@ -141,6 +141,9 @@ export class WorkerProcess {
       group: flags.group,
       mappings: flags.mappingsDir,
       initialPosition: 'earliest',
+      // the worker's dead-letter topic must exist (or be created: 1 partition, 1 replica, as the broker has one node)
+      dlqCreatePartitions: '1',
+      dlqCreateReplication: '1',
       secondDeleteDelay: `${flags.delayMs}ms`,
       logLevel: 'info',
       sessionTimeout: '6s',
