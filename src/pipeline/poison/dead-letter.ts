@@ -60,6 +60,8 @@ const { ConfigResourceTypes, Partitioners } = kafkajs;
 
 /** Kafka's default max.message.bytes (1 MiB + record-batch overhead), when the topic's cannot be read. */
 const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+/** How long a created dead-letter topic may take to have leaders before the start fails. */
+const TOPIC_READY_TIMEOUT_MS = 30_000;
 /** Room for the record batch's own framing in one produce request. */
 const BATCH_OVERHEAD = 1_024;
 
@@ -143,7 +145,10 @@ export class KafkaDeadLetter implements DeadLetterSink {
           );
         }
         try {
-          await admin.createTopics({ topics: [{ topic, numPartitions: create.partitions, replicationFactor: create.replicationFactor }], waitForLeaders: true });
+          // Not kafkajs' waitForLeaders: it retries only LEADER_NOT_AVAILABLE, while a KRaft broker
+          // can answer UNKNOWN_TOPIC_OR_PARTITION for a moment after the controller created the topic.
+          await admin.createTopics({ topics: [{ topic, numPartitions: create.partitions, replicationFactor: create.replicationFactor }], waitForLeaders: false });
+          await this.#waitForLeaders(admin, TOPIC_READY_TIMEOUT_MS);
         } catch (e) {
           if (classifyProduceError(e).type !== 'TOPIC_ALREADY_EXISTS') {
             throw new ConfigError(`--dlq-create-partitions: could not create the dead-letter topic "${topic}" (${create.partitions} partitions, replication ${create.replicationFactor}): ${(e as Error).message}`, { cause: e });
@@ -154,6 +159,23 @@ export class KafkaDeadLetter implements DeadLetterSink {
       this.#maxMessageBytes = await this.#readMaxMessageBytes(admin);
     } finally {
       await admin.disconnect();
+    }
+  }
+
+  /** Until every partition of the (just created) topic has a leader, at most `timeoutMs`. */
+  async #waitForLeaders(admin: ReturnType<Kafka['admin']>, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [this.opts.topic] });
+        const partitions = topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      } catch (e) {
+        const type = classifyProduceError(e).type;
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw e;
+      }
+      if (Date.now() >= deadline) throw new Error(`created, but its partitions had no leader within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * 2 ** Math.min(attempt, 5))));
     }
   }
 

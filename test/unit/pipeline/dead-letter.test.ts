@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import kafkajs from 'kafkajs';
+import kafkajs, { type Kafka } from 'kafkajs';
 import { chunkBySize, DLQ_HEADERS, deadLetterMessage, KafkaDeadLetter } from '../../../src/pipeline/poison/dead-letter.js';
 import { classifyProduceError } from '../../../src/pipeline/poison/produce-errors.js';
 import { createKafka } from '../../../src/pipeline/source/kafka-client.js';
@@ -65,5 +65,34 @@ describe('dead-letter messages', () => {
     // The check can fail: a producer without a partitioner makes kafkajs print the notice (once per process).
     kafka.producer();
     assert.equal(lines.filter((l) => /partitioner/i.test(String(l['msg']))).length, 1);
+  });
+
+  it('a created topic whose metadata lags (UNKNOWN_TOPIC_OR_PARTITION for a moment, as on KRaft) is waited for, not a start-up error', async () => {
+    const { logger } = memoryLogger('debug');
+    const unknown = () => new kafkajs.KafkaJSProtocolError({ message: 'This server does not host this topic-partition', type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3, retriable: true } as unknown as Error);
+    let created = false;
+    let lagging = 3; // metadata requests after the creation that do not know the topic yet
+    const calls: string[] = [];
+    const admin = {
+      connect: () => Promise.resolve(),
+      disconnect: () => Promise.resolve(),
+      fetchTopicMetadata: () => {
+        calls.push('metadata');
+        if (!created || lagging-- > 0) return Promise.reject(unknown());
+        return Promise.resolve({ topics: [{ name: 'x.dlq', partitions: [{ partitionId: 0, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }] }] });
+      },
+      // As kafkajs: with waitForLeaders it reads the metadata once more and retries only LEADER_NOT_AVAILABLE.
+      async createTopics(o: { waitForLeaders?: boolean }) {
+        calls.push('create');
+        created = true;
+        if (o.waitForLeaders) await admin.fetchTopicMetadata();
+        return true;
+      },
+      describeConfigs: () => Promise.resolve({ resources: [{ configEntries: [{ configName: 'max.message.bytes', configValue: '2000000' }] }] }),
+    };
+    const kafka = { admin: () => admin, producer: () => ({}) } as unknown as Kafka;
+    const dlq = new KafkaDeadLetter(kafka, { topic: 'x.dlq', create: { partitions: 1, replicationFactor: 1 } }, logger);
+    await dlq.prepare();
+    assert.deepEqual(calls, ['metadata', 'create', 'metadata', 'metadata', 'metadata', 'metadata']);
   });
 });
