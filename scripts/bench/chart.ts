@@ -109,12 +109,28 @@ function cdfPanel(r: Results, x0: number, y0: number, w: number, h: number): str
   return out;
 }
 
+/** The title in at most two lines of `width` characters, broken between words (the rest cut with an ellipsis). */
+function titleLines(title: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const word of title.split(' ')) {
+    if (cur && cur.length + 1 + word.length > width) {
+      lines.push(cur);
+      cur = word;
+    } else cur = cur ? `${cur} ${word}` : word;
+  }
+  if (cur) lines.push(cur);
+  if (lines.length <= 2) return lines;
+  const second = lines.slice(1).join(' ');
+  return [lines[0]!, second.length > width ? `${second.slice(0, width - 1)}…` : second];
+}
+
 /** The whole picture as SVG text. */
 export function chartSvg(r: Results, q: Ratios | undefined, title: string): string {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="20" y="24" font-size="13">${esc(title)}</text>`,
+    ...titleLines(title, Math.floor((W - 40) / 7)).map((line, i) => `<text x="20" y="${22 + i * 17}" font-size="13">${esc(line)}</text>`),
     ...throughputPanel(bars(r, q), 20, 70, 560, H - 110),
     ...cdfPanel(r, 600, 70, 440, H - 80),
     '</svg>',
