@@ -91,6 +91,9 @@ export async function demoStack(): Promise<number> {
       CDC_INVALIDATOR_TOPIC_PREFIX: stack.topicPrefix,
       CDC_INVALIDATOR_REDIS: stack.redisServer.url,
       CDC_INVALIDATOR_MAPPINGS: mappings,
+      // a throwaway one-node cluster: the worker creates its dead-letter topic
+      CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
+      CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
       CDC_INVALIDATOR_LOG_LEVEL: 'warn',
     });
     await worker.start();

@@ -138,6 +138,9 @@ try {
       CDC_INVALIDATOR_FETCH_MAX_WAIT: '100ms',
       CDC_INVALIDATOR_COMMIT_INTERVAL: '200ms',
       CDC_INVALIDATOR_SHUTDOWN_GRACE: '15s',
+      // its dead-letter topic: created by the worker (one node)
+      CDC_INVALIDATOR_DLQ_CREATE_PARTITIONS: '1',
+      CDC_INVALIDATOR_DLQ_CREATE_REPLICATION: '1',
       ...(w === 'inspector' ? { CDC_INVALIDATOR_VERIFY_SAMPLE: '1', CDC_INVALIDATOR_VERIFY_AFTER: `${opts.verifyAfterMs}ms` } : {}),
     };
     const worker = new WorkerProcess(env);
